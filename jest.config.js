@@ -1,0 +1,30 @@
+// Two projects: `unit` needs nothing running; `integration` starts real local servers (tests/harness).
+const transform = { "^.+\\.ts$": ["ts-jest", { useESM: true, isolatedModules: true, diagnostics: false }] };
+const common = {
+  extensionsToTreatAsEsm: [".ts"],
+  transform,
+  testEnvironment: "node",
+  setupFiles: ["<rootDir>/tests/harness/env.ts"],
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: "unit",
+      testMatch: [
+        "<rootDir>/layers/**/*.test.ts",
+        "<rootDir>/functions/**/*.test.ts",
+        "<rootDir>/tests/unit/**/*.test.ts",
+      ],
+    },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/tests/integration/**/*.test.ts"],
+      testTimeout: 120000,
+      globalSetup: "<rootDir>/tests/harness/global-setup.ts",
+      globalTeardown: "<rootDir>/tests/harness/global-teardown.ts",
+    },
+  ],
+};

@@ -1,0 +1,163 @@
+// The matching engine's public types. Prices and quantities cross this boundary as decimal strings;
+// inside the book they are integer ticks and lots.
+import { z } from "zod";
+
+export const SIDES = ["BUY", "SELL"] as const;
+export const TIME_IN_FORCE = ["GTC", "IOC", "FOK"] as const;
+
+export type Side = (typeof SIDES)[number];
+export type TimeInForce = (typeof TIME_IN_FORCE)[number];
+export type OrderStatus = "NEW" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
+
+/** Why the engine refused a command. Stable strings: callers and records match on them. */
+export const REJECT_REASONS = [
+  "INVALID_COMMAND",
+  "UNKNOWN_SYMBOL",
+  "INVALID_PRICE",
+  "INVALID_QUANTITY",
+  "PRICE_OFF_TICK",
+  "QUANTITY_OFF_LOT",
+  "PRICE_TOO_LARGE",
+  "QUANTITY_TOO_LARGE",
+  "DUPLICATE_ORDER_ID",
+  "POST_ONLY_WOULD_CROSS",
+  "FOK_NOT_FILLABLE",
+  "UNKNOWN_ORDER",
+  "NOT_ORDER_OWNER",
+  "ORDER_NOT_OPEN",
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, "1-64 characters of A-Z a-z 0-9 . _ : -");
+const decimalText = z.string().max(40);
+const timestamp = z.number().int().nonnegative().max(8_640_000_000_000_000).optional();
+
+export const LimitCommandSchema = z
+  .object({
+    type: z.literal("LIMIT"),
+    orderId: id,
+    clientId: id,
+    symbol: z.string().min(1).max(16),
+    side: z.enum(SIDES),
+    price: decimalText,
+    quantity: decimalText,
+    timeInForce: z.enum(TIME_IN_FORCE).default("GTC"),
+    postOnly: z.boolean().default(false),
+    timestamp,
+  })
+  .strict();
+
+export const MarketCommandSchema = z
+  .object({
+    type: z.literal("MARKET"),
+    orderId: id,
+    clientId: id,
+    symbol: z.string().min(1).max(16),
+    side: z.enum(SIDES),
+    quantity: decimalText,
+    timestamp,
+  })
+  .strict();
+
+export const CancelCommandSchema = z
+  .object({
+    type: z.literal("CANCEL"),
+    orderId: id,
+    clientId: id,
+    symbol: z.string().min(1).max(16),
+    timestamp,
+  })
+  .strict();
+
+export const EngineCommandSchema = z.discriminatedUnion("type", [
+  LimitCommandSchema,
+  MarketCommandSchema,
+  CancelCommandSchema,
+]);
+
+export type EngineCommandInput = z.input<typeof EngineCommandSchema>;
+export type EngineCommand = z.output<typeof EngineCommandSchema>;
+export type LimitCommand = z.output<typeof LimitCommandSchema>;
+export type MarketCommand = z.output<typeof MarketCommandSchema>;
+export type CancelCommand = z.output<typeof CancelCommandSchema>;
+
+export interface Trade {
+  /** Deterministic: `${symbol}-${sequence}`; a replayed stream on a fresh book yields the same ids. */
+  readonly tradeId: string;
+  readonly symbol: string;
+  readonly price: string;
+  readonly quantity: string;
+  readonly makerOrderId: string;
+  readonly makerClientId: string;
+  readonly takerOrderId: string;
+  readonly takerClientId: string;
+  readonly aggressorSide: Side;
+  /** Per-symbol trade sequence, from 1. */
+  readonly sequence: number;
+  /** Epoch milliseconds: the command's timestamp, or the Redis server clock when the command had none. */
+  readonly timestamp: number;
+  /** What the maker order still rests with after this fill. */
+  readonly makerRemainingQuantity: string;
+}
+
+export interface CommandResult {
+  readonly commandType: EngineCommand["type"] | "UNKNOWN";
+  readonly orderId: string;
+  readonly clientId: string;
+  readonly symbol: string;
+  readonly side: Side | null;
+  readonly status: OrderStatus;
+  readonly reason: RejectReason | null;
+  /** A person-readable explanation for a rejection. */
+  readonly message: string | null;
+  readonly quantity: string;
+  readonly filledQuantity: string;
+  readonly remainingQuantity: string;
+  readonly cancelledQuantity: string;
+  /** Quantity-weighted average fill price, rounded half-up to the tick's decimals + 4; null with no fill. */
+  readonly averagePrice: string | null;
+  readonly trades: readonly Trade[];
+  /** True when this command id was processed before: the original result, and nothing changed. */
+  readonly replayed: boolean;
+}
+
+export interface BookLevel {
+  readonly price: string;
+  readonly quantity: string;
+  readonly orders: number;
+  readonly cumulativeQuantity: string;
+}
+
+export interface BookDepth {
+  readonly symbol: string;
+  readonly bids: readonly BookLevel[];
+  readonly asks: readonly BookLevel[];
+  readonly lastTradePrice: string | null;
+  readonly tradeSequence: number;
+}
+
+export interface TopOfBook {
+  readonly symbol: string;
+  readonly bid: BookLevel | null;
+  readonly ask: BookLevel | null;
+  readonly lastTradePrice: string | null;
+}
+
+export interface OrderView {
+  readonly orderId: string;
+  readonly clientId: string;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly type: "LIMIT" | "MARKET";
+  readonly price: string | null;
+  readonly status: OrderStatus;
+  readonly quantity: string;
+  readonly filledQuantity: string;
+  readonly remainingQuantity: string;
+  readonly cancelledQuantity: string;
+}
+
+/** Redis could not be reached or did not answer in time. The state machine retries it by this name. */
+export class MatcherUnavailableError extends Error {
+  override readonly name = "MatcherUnavailableError";
+}
