@@ -14,7 +14,7 @@ export interface ScaledDecimal {
 }
 
 export function parseDecimal(text: string): ScaledDecimal | null {
-  if (text.length > MAX_DIGITS + 1) return null;
+  if (text.length > 3 * MAX_DIGITS) return null;
   const m = DECIMAL.exec(text);
   if (!m) return null;
   const fraction = m[2] ?? "";
@@ -27,9 +27,9 @@ export function isDecimalString(text: string): boolean {
 
 /** How many whole `step`s make `value`; the value must lie exactly on the step grid. */
 export function toUnits(value: string, step: string, maxUnits: bigint): UnitsResult {
-  if (value.length > MAX_DIGITS + 1) return { ok: false, reason: "TOO_LARGE" };
   const v = parseDecimal(value);
   if (!v) return { ok: false, reason: "INVALID_NUMBER" };
+  if (value.length > MAX_DIGITS + 1) return { ok: false, reason: "TOO_LARGE" };
   const s = parseDecimal(step);
   if (!s || s.digits === 0n) throw new Error(`invalid step size ${step}`);
   if (v.digits === 0n) return { ok: false, reason: "NOT_POSITIVE" };

@@ -1,0 +1,330 @@
+import type { Cluster, Redis } from "ioredis";
+import { ReplyError } from "ioredis";
+import { type DecimalRejection, divideRounded, fromUnits, parseDecimal, toUnits } from "../decimal";
+import type { Instrument, InstrumentRegistry } from "../instruments";
+import { bookKeys, CANCEL_SCRIPT, DEPTH_SCRIPT, LOOKUP_SCRIPT, SUBMIT_SCRIPT } from "./scripts";
+import {
+  type BookDepth,
+  type BookLevel,
+  type CommandResult,
+  type EngineCommand,
+  EngineCommandSchema,
+  MatcherUnavailableError,
+  type OrderStatus,
+  type OrderView,
+  type RejectReason,
+  type Side,
+  type TopOfBook,
+  type Trade,
+} from "./types";
+
+/** Largest price in ticks or quantity in lots: keeps every integer in the Lua scripts exact. */
+export const MAX_UNITS = 999_999_999_999_999n;
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
+type ScriptReply = string | null;
+
+interface BookScripts {
+  tfSubmit(...args: string[]): Promise<ScriptReply>;
+  tfCancel(...args: string[]): Promise<ScriptReply>;
+  tfDepth(...args: string[]): Promise<[string[], string[], string, string]>;
+  tfLookup(...args: string[]): Promise<ScriptReply>;
+}
+
+type ScriptedRedis = (Redis | Cluster) & BookScripts;
+
+export interface MatchingEngineOptions {
+  readonly redis: Redis | Cluster;
+  readonly instruments: InstrumentRegistry;
+  /** How long processed command ids are remembered (at least this long, at most twice). */
+  readonly idempotencyTtlSeconds?: number;
+}
+
+const PRICE_REASONS: Record<DecimalRejection, RejectReason> = {
+  INVALID_NUMBER: "INVALID_PRICE",
+  NOT_POSITIVE: "INVALID_PRICE",
+  TOO_MANY_DECIMALS: "PRICE_OFF_TICK",
+  OFF_GRID: "PRICE_OFF_TICK",
+  TOO_LARGE: "PRICE_TOO_LARGE",
+};
+
+const QUANTITY_REASONS: Record<DecimalRejection, RejectReason> = {
+  INVALID_NUMBER: "INVALID_QUANTITY",
+  NOT_POSITIVE: "INVALID_QUANTITY",
+  TOO_MANY_DECIMALS: "QUANTITY_OFF_LOT",
+  OFF_GRID: "QUANTITY_OFF_LOT",
+  TOO_LARGE: "QUANTITY_TOO_LARGE",
+};
+
+const STATUS: Record<string, OrderStatus> = {
+  N: "NEW",
+  P: "PARTIALLY_FILLED",
+  F: "FILLED",
+  C: "CANCELLED",
+  R: "REJECTED",
+};
+
+const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfCancel: CANCEL_SCRIPT, tfDepth: DEPTH_SCRIPT, tfLookup: LOOKUP_SCRIPT };
+
+function defineScripts(redis: Redis | Cluster): ScriptedRedis {
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 9, lua });
+  }
+  return redis as ScriptedRedis;
+}
+
+/** Connection failures and timeouts are retryable; a ReplyError is a real script or data error. */
+async function guarded<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ReplyError) throw err;
+    throw new MatcherUnavailableError(`redis unavailable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function field(input: unknown, key: string): string {
+  if (input && typeof input === "object" && key in input) {
+    const value = (input as Record<string, unknown>)[key];
+    if (typeof value === "string") return value.slice(0, 64);
+  }
+  return "";
+}
+
+export class MatchingEngine {
+  private readonly redis: ScriptedRedis;
+  private readonly instruments: InstrumentRegistry;
+  private readonly ttl: string;
+
+  constructor(options: MatchingEngineOptions) {
+    this.redis = defineScripts(options.redis);
+    this.instruments = options.instruments;
+    this.ttl = String(options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS);
+  }
+
+  /** Runs one command. Bad input gives a REJECTED result with a reason; it never throws for input. */
+  async execute(input: unknown): Promise<CommandResult> {
+    const parsed = EngineCommandSchema.safeParse(input);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "command"}: ${i.message}`).join("; ");
+      return reject(
+        {
+          type: "UNKNOWN",
+          orderId: field(input, "orderId"),
+          clientId: field(input, "clientId"),
+          symbol: field(input, "symbol"),
+        },
+        "INVALID_COMMAND",
+        detail,
+      );
+    }
+    const command = parsed.data;
+    const instrument = this.instruments.get(command.symbol);
+    if (!instrument) return reject(command, "UNKNOWN_SYMBOL", `symbol ${command.symbol} is not listed`);
+    if (command.type === "CANCEL") return this.cancel(command, instrument);
+    return this.submit(command, instrument);
+  }
+
+  private async submit(command: Exclude<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
+    const maxLots = toUnits(instrument.maxQuantity, instrument.lotSize, MAX_UNITS);
+    const lots = toUnits(command.quantity, instrument.lotSize, maxLots.ok ? maxLots.units : MAX_UNITS);
+    if (!lots.ok) {
+      const detail = `quantity ${command.quantity}: ${lots.reason} (lot size ${instrument.lotSize}, max ${instrument.maxQuantity})`;
+      return reject(command, QUANTITY_REASONS[lots.reason], detail);
+    }
+    let ticks = 0n;
+    if (command.type === "LIMIT") {
+      const price = toUnits(command.price, instrument.tickSize, MAX_UNITS);
+      if (!price.ok) {
+        const detail = `price ${command.price}: ${price.reason} (tick size ${instrument.tickSize})`;
+        return reject(command, PRICE_REASONS[price.reason], detail);
+      }
+      ticks = price.units;
+    }
+    const limit = command.type === "LIMIT" ? command : undefined;
+    const args = [
+      command.orderId,
+      command.clientId,
+      command.side === "BUY" ? "B" : "S",
+      limit ? "L" : "M",
+      ticks.toString(),
+      lots.units.toString(),
+      (limit?.timeInForce ?? "IOC").charAt(0),
+      limit?.postOnly ? "1" : "0",
+      command.timestamp === undefined ? "" : String(command.timestamp),
+      this.ttl,
+    ];
+    // Same id, same content: a replay. Same id, other content: rejected, never merged.
+    const fingerprint = [command.clientId, ...args.slice(2, 8)].join("|");
+    const reply = await guarded(() => this.redis.tfSubmit(...bookKeys(command.symbol), ...args, fingerprint));
+    return decode(reply, command, instrument);
+  }
+
+  private async cancel(command: Extract<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
+    const ts = command.timestamp === undefined ? "" : String(command.timestamp);
+    const reply = await guarded(() =>
+      this.redis.tfCancel(...bookKeys(command.symbol), command.orderId, command.clientId, ts, this.ttl),
+    );
+    return decode(reply, command, instrument);
+  }
+
+  async depth(symbol: string, levels = 10): Promise<BookDepth> {
+    const instrument = this.requireInstrument(symbol);
+    const [bids, asks, last, tseq] = await guarded(() => this.redis.tfDepth(...bookKeys(symbol), String(levels)));
+    return {
+      symbol,
+      bids: toLevels(bids, instrument),
+      asks: toLevels(asks, instrument),
+      lastTradePrice: last ? fromUnits(BigInt(last), instrument.tickSize) : null,
+      tradeSequence: Number(tseq),
+    };
+  }
+
+  async topOfBook(symbol: string): Promise<TopOfBook> {
+    const book = await this.depth(symbol, 1);
+    return { symbol, bid: book.bids[0] ?? null, ask: book.asks[0] ?? null, lastTradePrice: book.lastTradePrice };
+  }
+
+  async getOrder(symbol: string, orderId: string): Promise<OrderView | null> {
+    const instrument = this.requireInstrument(symbol);
+    const rec = await guarded(() => this.redis.tfLookup(...bookKeys(symbol), orderId));
+    if (!rec) return null;
+    const [side, type, price, qty, filled, cancelled, status, , clientId] = rec.split("|") as [string, ...string[]];
+    const lots = (v: string | undefined) => BigInt(v ?? "0");
+    const remaining = lots(qty) - lots(filled) - lots(cancelled);
+    const size = (v: bigint) => fromUnits(v, instrument.lotSize);
+    return {
+      orderId,
+      clientId: clientId ?? "",
+      symbol,
+      side: side === "B" ? "BUY" : "SELL",
+      type: type === "L" ? "LIMIT" : "MARKET",
+      price: type === "L" ? fromUnits(lots(price), instrument.tickSize) : null,
+      status: STATUS[status ?? ""] ?? "REJECTED",
+      quantity: size(lots(qty)),
+      filledQuantity: size(lots(filled)),
+      remainingQuantity: size(remaining),
+      cancelledQuantity: size(lots(cancelled)),
+    };
+  }
+
+  private requireInstrument(symbol: string): Instrument {
+    const instrument = this.instruments.get(symbol);
+    if (!instrument) throw new RangeError(`symbol ${symbol} is not listed`);
+    return instrument;
+  }
+}
+
+function toLevels(flat: string[], instrument: Instrument): BookLevel[] {
+  const levels: BookLevel[] = [];
+  let cumulative = 0n;
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    const lots = BigInt(flat[i + 1] ?? "0");
+    cumulative += lots;
+    levels.push({
+      price: fromUnits(BigInt(flat[i] ?? "0"), instrument.tickSize),
+      quantity: fromUnits(lots, instrument.lotSize),
+      orders: Number(flat[i + 2] ?? 0),
+      cumulativeQuantity: fromUnits(cumulative, instrument.lotSize),
+    });
+  }
+  return levels;
+}
+
+interface CommandIdentity {
+  readonly type: EngineCommand["type"] | "UNKNOWN";
+  readonly orderId: string;
+  readonly clientId: string;
+  readonly symbol: string;
+  readonly side?: Side;
+  readonly quantity?: string;
+}
+
+function reject(command: CommandIdentity, reason: RejectReason, message: string): CommandResult {
+  return {
+    commandType: command.type,
+    orderId: command.orderId,
+    clientId: command.clientId,
+    symbol: command.symbol,
+    side: command.side ?? null,
+    status: "REJECTED",
+    reason,
+    message,
+    quantity: command.quantity !== undefined && parseDecimal(command.quantity) ? command.quantity : "0",
+    filledQuantity: "0",
+    remainingQuantity: "0",
+    cancelledQuantity: "0",
+    averagePrice: null,
+    trades: [],
+    replayed: false,
+  };
+}
+
+const MESSAGES: Partial<Record<RejectReason, string>> = {
+  DUPLICATE_ORDER_ID: "this order id was already used for a different order",
+  POST_ONLY_WOULD_CROSS: "a post-only order may not take liquidity; it would have crossed the book",
+  FOK_NOT_FILLABLE: "fill-or-kill: the book could not fill the whole quantity at the limit",
+  UNKNOWN_ORDER: "no such order on this symbol (never seen, or past retention)",
+  NOT_ORDER_OWNER: "only the client that placed an order may cancel it",
+  ORDER_NOT_OPEN: "the order is already filled or cancelled",
+};
+
+function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrument): CommandResult {
+  if (reply === null || reply === "X") {
+    return reject(command, "DUPLICATE_ORDER_ID", MESSAGES.DUPLICATE_ORDER_ID!);
+  }
+  const [flag, headLine = "", ...tradeLines] = reply.split("\n");
+  const [status = "R", reason = "", side, , , qty, filled, cancelled, ts] = headLine.split("|");
+  const timestamp = Number(ts);
+  const orderSide: Side | null = side === "B" ? "BUY" : side === "S" ? "SELL" : null;
+  const size = (v: bigint) => fromUnits(v, instrument.lotSize);
+  const priceOf = (ticks: bigint) => fromUnits(ticks, instrument.tickSize);
+  const totalLots = BigInt(qty || "0");
+  const filledLots = BigInt(filled || "0");
+  const cancelledLots = BigInt(cancelled || "0");
+  let notionalTicks = 0n;
+  const trades: Trade[] = tradeLines.map((line) => {
+    const [seq = "0", tradePrice = "0", lots = "0", makerOrderId = "", makerClientId = "", makerLeft = "0"] =
+      line.split("|");
+    notionalTicks += BigInt(tradePrice) * BigInt(lots);
+    const buyer = orderSide === "BUY";
+    return {
+      tradeId: `${command.symbol}-${seq}`,
+      symbol: command.symbol,
+      price: priceOf(BigInt(tradePrice)),
+      quantity: size(BigInt(lots)),
+      makerOrderId,
+      makerClientId,
+      takerOrderId: command.orderId,
+      takerClientId: command.clientId,
+      aggressorSide: buyer ? "BUY" : "SELL",
+      sequence: Number(seq),
+      timestamp,
+      makerRemainingQuantity: size(BigInt(makerLeft)),
+    };
+  });
+  const rejectReason = reason ? (reason as RejectReason) : null;
+  const tick = parseDecimal(instrument.tickSize)!;
+  return {
+    commandType: command.type,
+    orderId: command.orderId,
+    clientId: command.clientId,
+    symbol: command.symbol,
+    side: orderSide,
+    status: STATUS[status] ?? "REJECTED",
+    reason: rejectReason,
+    message: rejectReason ? (MESSAGES[rejectReason] ?? null) : null,
+    quantity: size(totalLots),
+    filledQuantity: size(filledLots),
+    remainingQuantity: size(
+      rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots,
+    ),
+    cancelledQuantity: size(cancelledLots),
+    averagePrice:
+      filledLots > 0n && trades.length > 0
+        ? divideRounded(notionalTicks * tick.digits, filledLots * 10n ** BigInt(tick.scale), tick.scale + 4)
+        : null,
+    trades,
+    replayed: flag === "R",
+  };
+}
