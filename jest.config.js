@@ -1,5 +1,5 @@
 // Two projects: `unit` needs nothing running; `integration` starts real local servers (tests/harness).
-const transform = { "^.+\\.ts$": ["ts-jest", { useESM: true, isolatedModules: true, diagnostics: false }] };
+const transform = { "^.+\\.ts$": ["ts-jest", { useESM: true, diagnostics: false }] };
 const common = {
   extensionsToTreatAsEsm: [".ts"],
   transform,
@@ -8,6 +8,7 @@ const common = {
 };
 
 export default {
+  testTimeout: 300000,
   projects: [
     {
       ...common,
@@ -22,9 +23,8 @@ export default {
       ...common,
       displayName: "integration",
       testMatch: ["<rootDir>/tests/integration/**/*.test.ts"],
-      testTimeout: 120000,
-      globalSetup: "<rootDir>/tests/harness/global-setup.ts",
-      globalTeardown: "<rootDir>/tests/harness/global-teardown.ts",
+      globalSetup: "<rootDir>/tests/harness/global-setup.mjs",
+      globalTeardown: "<rootDir>/tests/harness/global-teardown.mjs",
     },
   ],
 };

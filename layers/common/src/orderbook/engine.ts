@@ -163,7 +163,7 @@ export class MatchingEngine {
   private async cancel(command: Extract<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
     const ts = command.timestamp === undefined ? "" : String(command.timestamp);
     const reply = await guarded(() =>
-      this.redis.tfCancel(...bookKeys(command.symbol), command.orderId, command.clientId, ts, this.ttl),
+      this.redis.tfCancel(...bookKeys(command.symbol), command.orderId, command.clientId, command.commandId, ts, this.ttl),
     );
     return decode(reply, command, instrument);
   }
@@ -262,6 +262,7 @@ function reject(command: CommandIdentity, reason: RejectReason, message: string)
 
 const MESSAGES: Partial<Record<RejectReason, string>> = {
   DUPLICATE_ORDER_ID: "this order id was already used for a different order",
+  DUPLICATE_COMMAND_ID: "this cancel command id was already used for a different cancel",
   POST_ONLY_WOULD_CROSS: "a post-only order may not take liquidity; it would have crossed the book",
   FOK_NOT_FILLABLE: "fill-or-kill: the book could not fill the whole quantity at the limit",
   UNKNOWN_ORDER: "no such order on this symbol (never seen, or past retention)",
@@ -271,7 +272,8 @@ const MESSAGES: Partial<Record<RejectReason, string>> = {
 
 function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrument): CommandResult {
   if (reply === null || reply === "X") {
-    return reject(command, "DUPLICATE_ORDER_ID", MESSAGES.DUPLICATE_ORDER_ID!);
+    const reason = command.type === "CANCEL" ? "DUPLICATE_COMMAND_ID" : "DUPLICATE_ORDER_ID";
+    return reject(command, reason, MESSAGES[reason]!);
   }
   const [flag, headLine = "", ...tradeLines] = reply.split("\n");
   const [status = "R", reason = "", side, , , qty, filled, cancelled, ts] = headLine.split("|");

@@ -197,17 +197,25 @@ end
 return finish(#trades > 0 and ('\\n' .. table.concat(trades, '\\n')) or '')
 `;
 
-/** ARGV: orderId, clientId, timestamp ms or "", ttl seconds. */
+/** ARGV: orderId, clientId, commandId, timestamp ms or "", ttl seconds. Every outcome is kept under the
+ *  command id, rejections too, so a replayed cancel can never act differently from the first delivery. */
 export const CANCEL_SCRIPT = `${PRELUDE}
-local id, client = ARGV[1], ARGV[2]
+local id, client, command_id = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
-local ts = tonumber(ARGV[3]) or now
-local cur, old = generations(now, tonumber(ARGV[4]) * 1000)
+local ts = tonumber(ARGV[4]) or now
+local cur, old = generations(now, tonumber(ARGV[5]) * 1000)
+local fingerprint = client .. '|' .. id
 
-local seen = retained(cur, old, 'x:' .. id)
+local seen = retained(cur, old, 'x:' .. command_id)
 if seen then
   local nl = string.find(seen, '\\n', 1, true)
-  if string.sub(seen, 1, nl - 1) == client then return 'R\\n' .. string.sub(seen, nl + 1) end
+  if string.sub(seen, 1, nl - 1) == fingerprint then return 'R\\n' .. string.sub(seen, nl + 1) end
+  return 'X'
+end
+local function finish(o)
+  local result = head(o)
+  redis.call('HSET', cur, 'x:' .. command_id, fingerprint .. '\\n' .. result)
+  return 'N\\n' .. result
 end
 
 local rec = redis.call('HGET', KEYS[6], id)
@@ -217,18 +225,17 @@ if rec then
 else
   local done = retained(cur, old, 'o:' .. id)
   if not done then
-    return 'N\\n' .. head({ status = 'R', reason = 'UNKNOWN_ORDER', side = '', type = '', price = 0, qty = 0,
-                            filled = 0, cancelled = 0, ts = ts })
+    return finish({ status = 'R', reason = 'UNKNOWN_ORDER', side = '', type = '', price = 0, qty = 0,
+                    filled = 0, cancelled = 0, ts = ts })
   end
   o = parse(done)
-  o.ts, o.reason, o.status = ts, 'ORDER_NOT_OPEN', 'R'
-  if o.client ~= client then o.reason = 'NOT_ORDER_OWNER' end
-  return 'N\\n' .. head(o)
+  o.status, o.reason = 'R', o.client == client and 'ORDER_NOT_OPEN' or 'NOT_ORDER_OWNER'
 end
 o.ts = ts
+if o.status == 'R' then return finish(o) end
 if o.client ~= client then
   o.status, o.reason = 'R', 'NOT_ORDER_OWNER'
-  return 'N\\n' .. head(o)
+  return finish(o)
 end
 
 local left = o.qty - o.filled - o.cancelled
@@ -239,9 +246,7 @@ o.cancelled = o.cancelled + left
 o.status = 'C'
 redis.call('HDEL', KEYS[6], id)
 redis.call('HSET', cur, 'o:' .. id, pack(o))
-local result = head(o)
-redis.call('HSET', cur, 'x:' .. id, client .. '\\n' .. result)
-return 'N\\n' .. result
+return finish(o)
 `;
 
 /** ARGV: levels. Returns { bids, asks, last, tseq }; each side a flat list price, lots, orders. */

@@ -20,6 +20,7 @@ export const REJECT_REASONS = [
   "PRICE_TOO_LARGE",
   "QUANTITY_TOO_LARGE",
   "DUPLICATE_ORDER_ID",
+  "DUPLICATE_COMMAND_ID",
   "POST_ONLY_WOULD_CROSS",
   "FOK_NOT_FILLABLE",
   "UNKNOWN_ORDER",
@@ -62,6 +63,8 @@ export const MarketCommandSchema = z
 export const CancelCommandSchema = z
   .object({
     type: z.literal("CANCEL"),
+    /** The cancel request's own id: its idempotency key (an order may see several cancel attempts). */
+    commandId: id,
     orderId: id,
     clientId: id,
     symbol: z.string().min(1).max(16),

@@ -1,3 +1,3 @@
-export default async function globalTeardown(): Promise<void> {
+export default async function globalTeardown() {
   await Promise.all((globalThis.__tradeflowServers ?? []).map((s) => s.stop()));
 }

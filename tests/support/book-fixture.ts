@@ -1,0 +1,72 @@
+// A MatchingEngine on the harness's real redis-server, plus the book invariants every test can check.
+import { compareDecimal, toUnits } from "@tradeflow/common/decimal";
+import { instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
+import { MatchingEngine, type Trade } from "@tradeflow/common/orderbook";
+import { Redis } from "ioredis";
+
+export const instruments = instrumentRegistry(SAMPLE_INSTRUMENTS);
+
+export function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL is not set: run through the integration project (it starts redis-server)");
+  return url;
+}
+
+export function connect(): Redis {
+  return new Redis(redisUrl(), { enableAutoPipelining: true });
+}
+
+export function engineOn(redis: Redis, idempotencyTtlSeconds?: number): MatchingEngine {
+  return new MatchingEngine({ redis, instruments, ...(idempotencyTtlSeconds ? { idempotencyTtlSeconds } : {}) });
+}
+
+const lots = (symbol: string, v: string) => {
+  const r = toUnits(v, instruments.get(symbol)!.lotSize, 10n ** 18n);
+  if (r.ok) return r.units;
+  if (v === "0") return 0n;
+  throw new Error(`not a quantity: ${v}`);
+};
+
+/**
+ * Checks, against the engine's own queries: the book is not crossed; for every order,
+ * quantity = filled + resting + cancelled with `filled` equal to the sum of its trades; resting orders add up to
+ * the depth levels; buy fills equal sell fills.
+ */
+export async function checkInvariants(
+  engine: MatchingEngine,
+  symbol: string,
+  orderIds: Iterable<string>,
+  trades: readonly Trade[],
+): Promise<void> {
+  const book = await engine.depth(symbol, 100_000);
+  const [bid, ask] = [book.bids[0], book.asks[0]];
+  if (bid && ask) expect(compareDecimal(bid.price, ask.price)).toBe(-1);
+
+  const tradedBy = new Map<string, bigint>();
+  for (const t of trades.filter((x) => x.symbol === symbol)) {
+    for (const id of [t.makerOrderId, t.takerOrderId]) tradedBy.set(id, (tradedBy.get(id) ?? 0n) + lots(symbol, t.quantity));
+  }
+  const resting = new Map<string, { lots: bigint; orders: number }>();
+  const fills = { BUY: 0n, SELL: 0n };
+  const views = await Promise.all([...new Set(orderIds)].map((id) => engine.getOrder(symbol, id)));
+  for (const v of views) {
+    if (!v) continue;
+    const [qty, filled, remaining, cancelled] = [v.quantity, v.filledQuantity, v.remainingQuantity, v.cancelledQuantity].map(
+      (x) => lots(symbol, x),
+    ) as [bigint, bigint, bigint, bigint];
+    expect({ id: v.orderId, filled }).toEqual({ id: v.orderId, filled: tradedBy.get(v.orderId) ?? 0n });
+    expect(qty).toBe(filled + remaining + cancelled);
+    fills[v.side] += filled;
+    if (remaining > 0n) {
+      const key = `${v.side}:${v.price}`;
+      const level = resting.get(key) ?? { lots: 0n, orders: 0 };
+      resting.set(key, { lots: level.lots + remaining, orders: level.orders + 1 });
+    }
+  }
+  expect(fills.BUY).toBe(fills.SELL);
+  const levels = new Map<string, { lots: bigint; orders: number }>();
+  for (const [side, list] of [["BUY", book.bids], ["SELL", book.asks]] as const) {
+    for (const l of list) levels.set(`${side}:${l.price}`, { lots: lots(symbol, l.quantity), orders: l.orders });
+  }
+  expect(levels).toEqual(resting);
+}
