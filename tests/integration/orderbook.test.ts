@@ -27,8 +27,23 @@ async function run(command: EngineCommandInput): Promise<CommandResult> {
   return result;
 }
 
-const limit = (orderId: string, side: "BUY" | "SELL", price: string, quantity: string, extra: Partial<EngineCommandInput> = {}) =>
-  run({ type: "LIMIT", orderId, clientId: "alice", symbol: "AAPL", side, price, quantity, ...extra } as EngineCommandInput);
+const limit = (
+  orderId: string,
+  side: "BUY" | "SELL",
+  price: string,
+  quantity: string,
+  extra: Partial<EngineCommandInput> = {},
+) =>
+  run({
+    type: "LIMIT",
+    orderId,
+    clientId: "alice",
+    symbol: "AAPL",
+    side,
+    price,
+    quantity,
+    ...extra,
+  } as EngineCommandInput);
 const market = (orderId: string, side: "BUY" | "SELL", quantity: string) =>
   run({ type: "MARKET", orderId, clientId: "bob", symbol: "AAPL", side, quantity });
 const cancel = (orderId: string, clientId = "alice") =>
@@ -47,7 +62,12 @@ describe("price-time priority", () => {
       ["s3", "100", "5"],
       ["s1", "101", "2"],
     ]);
-    expect(buy).toMatchObject({ status: "FILLED", filledQuantity: "12", remainingQuantity: "0", averagePrice: "100.166667" });
+    expect(buy).toMatchObject({
+      status: "FILLED",
+      filledQuantity: "12",
+      remainingQuantity: "0",
+      averagePrice: "100.166667",
+    });
     expect(buy.trades.map((t) => [t.tradeId, t.sequence, t.aggressorSide, t.takerClientId])).toEqual([
       ["AAPL-1", 1, "BUY", "bob"],
       ["AAPL-2", 2, "BUY", "bob"],
@@ -83,7 +103,12 @@ describe("time in force", () => {
   test("IOC fills what crosses and cancels the rest", async () => {
     await limit("s1", "SELL", "100", "3");
     const ioc = await limit("b1", "BUY", "100", "5", { timeInForce: "IOC" });
-    expect(ioc).toMatchObject({ status: "CANCELLED", filledQuantity: "3", cancelledQuantity: "2", remainingQuantity: "0" });
+    expect(ioc).toMatchObject({
+      status: "CANCELLED",
+      filledQuantity: "3",
+      cancelledQuantity: "2",
+      remainingQuantity: "0",
+    });
     expect((await engine.depth("AAPL")).bids).toEqual([]);
   });
 
@@ -107,7 +132,11 @@ describe("time in force", () => {
   });
 
   test("MARKET on an empty book cancels; on a thin book fills what it can; never rests", async () => {
-    expect(await market("m1", "BUY", "5")).toMatchObject({ status: "CANCELLED", filledQuantity: "0", cancelledQuantity: "5" });
+    expect(await market("m1", "BUY", "5")).toMatchObject({
+      status: "CANCELLED",
+      filledQuantity: "0",
+      cancelledQuantity: "5",
+    });
     await limit("s1", "SELL", "100", "2");
     await limit("s2", "SELL", "250", "1");
     const m = await market("m2", "BUY", "5");
@@ -121,7 +150,12 @@ describe("cancel", () => {
     await limit("s1", "SELL", "100", "5");
     await market("m1", "BUY", "2");
     const c = await cancel("s1");
-    expect(c).toMatchObject({ status: "CANCELLED", filledQuantity: "2", cancelledQuantity: "3", remainingQuantity: "0" });
+    expect(c).toMatchObject({
+      status: "CANCELLED",
+      filledQuantity: "2",
+      cancelledQuantity: "3",
+      remainingQuantity: "0",
+    });
     expect((await engine.depth("AAPL")).asks).toEqual([]);
   });
 
@@ -153,7 +187,13 @@ describe("idempotency", () => {
     await limit("late", "BUY", "99", "2");
     expect(await cancel("late")).toEqual({ ...early, replayed: true });
     expect((await engine.depth("AAPL")).bids[0]?.quantity).toBe("2");
-    const reused = await run({ type: "CANCEL", commandId: "cancel-late-alice", orderId: "other", clientId: "alice", symbol: "AAPL" });
+    const reused = await run({
+      type: "CANCEL",
+      commandId: "cancel-late-alice",
+      orderId: "other",
+      clientId: "alice",
+      symbol: "AAPL",
+    });
     expect(reused).toMatchObject({ status: "REJECTED", reason: "DUPLICATE_COMMAND_ID" });
   });
 
@@ -168,7 +208,16 @@ describe("idempotency", () => {
 
   test("processed ids expire after the configured TTL (at most twice it)", async () => {
     const short = engineOn(redis, 1);
-    const cmd = { type: "LIMIT", orderId: "t1", clientId: "alice", symbol: "AAPL", side: "SELL", price: "100", quantity: "1", timeInForce: "IOC" } as const;
+    const cmd = {
+      type: "LIMIT",
+      orderId: "t1",
+      clientId: "alice",
+      symbol: "AAPL",
+      side: "SELL",
+      price: "100",
+      quantity: "1",
+      timeInForce: "IOC",
+    } as const;
     expect((await short.execute(cmd)).replayed).toBe(false);
     expect((await short.execute(cmd)).replayed).toBe(true);
     await new Promise((r) => setTimeout(r, 2100));
@@ -180,7 +229,15 @@ describe("idempotency", () => {
 });
 
 describe("bad input is rejected with a reason and leaves the book untouched", () => {
-  const base = { type: "LIMIT", orderId: "x1", clientId: "alice", symbol: "AAPL", side: "BUY", price: "100", quantity: "1" };
+  const base = {
+    type: "LIMIT",
+    orderId: "x1",
+    clientId: "alice",
+    symbol: "AAPL",
+    side: "BUY",
+    price: "100",
+    quantity: "1",
+  };
   const cases: [string, Record<string, unknown>, string][] = [
     ["unknown symbol", { symbol: "NOPE" }, "UNKNOWN_SYMBOL"],
     ["zero quantity", { quantity: "0" }, "INVALID_QUANTITY"],
@@ -219,7 +276,14 @@ describe("bad input is rejected with a reason and leaves the book untouched", ()
 test("instruments with fractional lots keep exact sizes", async () => {
   const btc = { clientId: "alice", symbol: "BTC-USD" } as const;
   await engine.execute({ type: "LIMIT", orderId: "a", side: "SELL", price: "65000.01", quantity: "0.3", ...btc });
-  const r = await engine.execute({ type: "LIMIT", orderId: "b", side: "BUY", price: "65000.01", quantity: "0.1001", ...btc });
+  const r = await engine.execute({
+    type: "LIMIT",
+    orderId: "b",
+    side: "BUY",
+    price: "65000.01",
+    quantity: "0.1001",
+    ...btc,
+  });
   expect(r).toMatchObject({ status: "FILLED", filledQuantity: "0.1001", averagePrice: "65000.01" });
   expect((await engine.depth("BTC-USD")).asks[0]).toMatchObject({ price: "65000.01", quantity: "0.1999" });
   expect(instruments.get("BTC-USD")?.lotSize).toBe("0.0001");

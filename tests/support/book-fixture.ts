@@ -44,16 +44,20 @@ export async function checkInvariants(
 
   const tradedBy = new Map<string, bigint>();
   for (const t of trades.filter((x) => x.symbol === symbol)) {
-    for (const id of [t.makerOrderId, t.takerOrderId]) tradedBy.set(id, (tradedBy.get(id) ?? 0n) + lots(symbol, t.quantity));
+    for (const id of [t.makerOrderId, t.takerOrderId])
+      tradedBy.set(id, (tradedBy.get(id) ?? 0n) + lots(symbol, t.quantity));
   }
   const resting = new Map<string, { lots: bigint; orders: number }>();
   const fills = { BUY: 0n, SELL: 0n };
   const views = await Promise.all([...new Set(orderIds)].map((id) => engine.getOrder(symbol, id)));
   for (const v of views) {
     if (!v) continue;
-    const [qty, filled, remaining, cancelled] = [v.quantity, v.filledQuantity, v.remainingQuantity, v.cancelledQuantity].map(
-      (x) => lots(symbol, x),
-    ) as [bigint, bigint, bigint, bigint];
+    const [qty, filled, remaining, cancelled] = [
+      v.quantity,
+      v.filledQuantity,
+      v.remainingQuantity,
+      v.cancelledQuantity,
+    ].map((x) => lots(symbol, x)) as [bigint, bigint, bigint, bigint];
     expect({ id: v.orderId, filled }).toEqual({ id: v.orderId, filled: tradedBy.get(v.orderId) ?? 0n });
     expect(qty).toBe(filled + remaining + cancelled);
     fills[v.side] += filled;
@@ -65,7 +69,10 @@ export async function checkInvariants(
   }
   expect(fills.BUY).toBe(fills.SELL);
   const levels = new Map<string, { lots: bigint; orders: number }>();
-  for (const [side, list] of [["BUY", book.bids], ["SELL", book.asks]] as const) {
+  for (const [side, list] of [
+    ["BUY", book.bids],
+    ["SELL", book.asks],
+  ] as const) {
     for (const l of list) levels.set(`${side}:${l.price}`, { lots: lots(symbol, l.quantity), orders: l.orders });
   }
   expect(levels).toEqual(resting);

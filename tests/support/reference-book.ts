@@ -84,10 +84,21 @@ export class ReferenceBook {
     const price = command.type === "LIMIT" ? units(command.price, book.instrument.tickSize) : null;
     const tif = command.type === "LIMIT" ? (command.timeInForce ?? "GTC") : "IOC";
     const postOnly = command.type === "LIMIT" && (command.postOnly ?? false);
-    const fingerprint = JSON.stringify([command.clientId, command.side, command.type, `${price}`, `${qty}`, tif, postOnly]);
+    const fingerprint = JSON.stringify([
+      command.clientId,
+      command.side,
+      command.type,
+      `${price}`,
+      `${qty}`,
+      tif,
+      postOnly,
+    ]);
     const seen = book.submits.get(command.orderId);
     if (seen) return seen.fingerprint === fingerprint ? seen.outcome : rejected("DUPLICATE_ORDER_ID");
-    if (book.orders.get(command.orderId)?.status === "NEW" || book.orders.get(command.orderId)?.status === "PARTIALLY_FILLED") {
+    if (
+      book.orders.get(command.orderId)?.status === "NEW" ||
+      book.orders.get(command.orderId)?.status === "PARTIALLY_FILLED"
+    ) {
       return rejected("DUPLICATE_ORDER_ID");
     }
     const outcome = this.submit(book, command.orderId, command.clientId, command.side, price, qty, tif, postOnly);
@@ -124,6 +135,7 @@ export class ReferenceBook {
     let remaining = qty;
     while (remaining > 0n && opposite[0] && crosses(opposite[0].price)) {
       const maker = opposite[0];
+      // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigint
       const fill = remaining < maker.remaining ? remaining : maker.remaining;
       maker.remaining -= fill;
       remaining -= fill;

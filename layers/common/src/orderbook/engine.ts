@@ -163,7 +163,14 @@ export class MatchingEngine {
   private async cancel(command: Extract<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
     const ts = command.timestamp === undefined ? "" : String(command.timestamp);
     const reply = await guarded(() =>
-      this.redis.tfCancel(...bookKeys(command.symbol), command.orderId, command.clientId, command.commandId, ts, this.ttl),
+      this.redis.tfCancel(
+        ...bookKeys(command.symbol),
+        command.orderId,
+        command.clientId,
+        command.commandId,
+        ts,
+        this.ttl,
+      ),
     );
     return decode(reply, command, instrument);
   }
@@ -318,9 +325,7 @@ function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrume
     message: rejectReason ? (MESSAGES[rejectReason] ?? null) : null,
     quantity: size(totalLots),
     filledQuantity: size(filledLots),
-    remainingQuantity: size(
-      rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots,
-    ),
+    remainingQuantity: size(rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots),
     cancelledQuantity: size(cancelledLots),
     averagePrice:
       filledLots > 0n && trades.length > 0

@@ -1,3 +1,3 @@
-export { bookKeys } from "./scripts";
 export { DEFAULT_IDEMPOTENCY_TTL_SECONDS, MAX_UNITS, MatchingEngine, type MatchingEngineOptions } from "./engine";
+export { bookKeys } from "./scripts";
 export * from "./types";

@@ -181,8 +181,9 @@ if remaining > 0 and not is_market and tif == 'G' then
   o.status = o.filled > 0 and 'P' or 'N'
   local own, own_lv = side_keys(side)
   redis.call('ZADD', own, 0, member(side, price, oseq, id))
-  redis.call('ZADD', own_lv, price, fmt(price))
-  redis.call('HINCRBY', KEYS[5], side .. fmt(price), remaining)
+  if redis.call('HINCRBY', KEYS[5], side .. fmt(price), remaining) == remaining then
+    redis.call('ZADD', own_lv, price, fmt(price))
+  end
   redis.call('HSET', KEYS[6], id, pack(o))
 else
   o.cancelled = remaining

@@ -1,0 +1,3 @@
+export * from "./alerter";
+export * from "./crossing";
+export * from "./tick";

@@ -1,0 +1,54 @@
+import { PriceTickInvalid, parsePriceTick, tickOrderKey } from "./tick";
+
+const good = {
+  symbol: "AAPL",
+  price: "151.25",
+  tradeId: "AAPL-7",
+  sequence: 7,
+  timestamp: 1_700_000_000_000,
+  source: "tradeflow.orders",
+};
+const body = (overrides: Record<string, unknown>) => JSON.stringify({ ...good, ...overrides });
+
+describe("parsePriceTick", () => {
+  it("parses a tick", () => {
+    expect(parsePriceTick(JSON.stringify(good))).toEqual(good);
+  });
+
+  it.each([
+    ["broken JSON", '{"symbol":"AAPL",'],
+    ["not an object", "[]"],
+    ["empty body", ""],
+    ["missing price", JSON.stringify({ ...good, price: undefined })],
+    ["numeric price", body({ price: 151.25 })],
+    ["exponent price", body({ price: "1e309" })],
+    ["negative zero", body({ price: "-0" })],
+    ["hex price", body({ price: "0x10" })],
+    ["NaN price", body({ price: "NaN" })],
+    ["zero price", body({ price: "0" })],
+    ["oversized price", body({ price: "9".repeat(41) })],
+    ["control character in trade id", body({ tradeId: "T-1\u0000" })],
+    ["unicode trade id", body({ tradeId: "Т-1" })],
+    ["unicode symbol", body({ symbol: "ΑAPL" })],
+    ["fractional sequence", body({ sequence: 1.5 })],
+    ["string timestamp", body({ timestamp: "1700000000000" })],
+    ["unknown field", body({ extra: 1 })],
+    ["oversized body", body({ padding: "x".repeat(5000) })],
+  ])("rejects %s with PriceTickInvalid", (_label, text) => {
+    expect(() => parsePriceTick(text)).toThrow(PriceTickInvalid);
+  });
+});
+
+describe("tickOrderKey", () => {
+  it("sorts like (timestamp, sequence, tradeId)", () => {
+    const keys = [
+      { ...good, timestamp: 2, sequence: 1 },
+      { ...good, timestamp: 10, sequence: 1 },
+      { ...good, timestamp: 10, sequence: 9 },
+      { ...good, timestamp: 10, sequence: 10, tradeId: "A" },
+      { ...good, timestamp: 10, sequence: 10, tradeId: "B" },
+    ].map(tickOrderKey);
+    expect([...keys].sort()).toEqual(keys);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});

@@ -1,0 +1,184 @@
+// provisionFromTemplate against DynamoDB Local and moto: what it creates is what template.yaml declares.
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DescribeEventBusCommand, EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { SAMPLE_INSTRUMENTS } from "../../layers/common/src/instruments";
+import {
+  functionEnvironments,
+  type ProvisionedResources,
+  provisionFromTemplate,
+  workflowDefinition,
+} from "../../local/provision";
+
+const region = process.env.AWS_REGION ?? "us-east-1";
+const dynamoEndpoint = process.env.DYNAMODB_ENDPOINT ?? "";
+const motoEndpoint = process.env.MOTO_ENDPOINT ?? "";
+const options = { dynamoEndpoint, motoEndpoint, region, stage: "provtest" };
+
+const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region });
+const moto = { endpoint: motoEndpoint, region };
+const sqs = new SQSClient(moto);
+
+let stack: ProvisionedResources;
+
+beforeAll(async () => {
+  stack = await provisionFromTemplate(options);
+});
+
+async function queueAttributes(logicalId: string): Promise<Record<string, string>> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: stack.queues[logicalId], AttributeNames: ["All"] }),
+  );
+  return Attributes ?? {};
+}
+
+test("is idempotent: a second run finds the same resources", async () => {
+  const again = await provisionFromTemplate(options);
+  expect(again.tables).toEqual(stack.tables);
+  expect(again.queues).toEqual(stack.queues);
+  expect(again.topics).toEqual(stack.topics);
+  expect(again.secrets).toEqual(stack.secrets);
+  expect(again.bus).toBe(stack.bus);
+});
+
+test("names everything after the stage", () => {
+  expect(stack.tables).toEqual({
+    ComplianceTable: "tradeflow-provtest-compliance",
+    AlertsTable: "tradeflow-provtest-alerts",
+  });
+  expect(stack.bus).toBe("tradeflow-provtest");
+  expect(stack.configPath).toBe("/tradeflow/provtest");
+  expect(Object.keys(stack.queues).sort()).toEqual([
+    "AlertDeadLetterQueue",
+    "AlertQueue",
+    "EventRuleDeadLetterQueue",
+    "FailedExecutionsQueue",
+  ]);
+  expect(Object.keys(stack.topics).sort()).toEqual(["AlertTopic", "OpsTopic"]);
+});
+
+test("the compliance table has the global table's keys, both GSIs and a NEW_AND_OLD_IMAGES stream", async () => {
+  const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: stack.tables.ComplianceTable }));
+  expect(Table?.KeySchema).toEqual([
+    { AttributeName: "pk", KeyType: "HASH" },
+    { AttributeName: "sk", KeyType: "RANGE" },
+  ]);
+  const indexes = Object.fromEntries(
+    (Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, [i.KeySchema, i.Projection?.ProjectionType]]),
+  );
+  expect(indexes).toEqual({
+    bySymbolTime: [
+      [
+        { AttributeName: "gsi1pk", KeyType: "HASH" },
+        { AttributeName: "gsi1sk", KeyType: "RANGE" },
+      ],
+      "ALL",
+    ],
+    byClientTime: [
+      [
+        { AttributeName: "gsi2pk", KeyType: "HASH" },
+        { AttributeName: "gsi2sk", KeyType: "RANGE" },
+      ],
+      "ALL",
+    ],
+  });
+  expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" });
+});
+
+test("the alerts table expires items on expiresAt", async () => {
+  const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: stack.tables.AlertsTable }));
+  expect(Table?.KeySchema?.map((k) => k.AttributeName)).toEqual(["pk", "sk"]);
+  const { TimeToLiveDescription } = await dynamo.send(
+    new DescribeTimeToLiveCommand({ TableName: stack.tables.AlertsTable }),
+  );
+  expect(TimeToLiveDescription).toMatchObject({ AttributeName: "expiresAt", TimeToLiveStatus: "ENABLED" });
+});
+
+test("the alert queue redrives to its dead-letter queue after 5 receives", async () => {
+  const alerts = await queueAttributes("AlertQueue");
+  const dlq = await queueAttributes("AlertDeadLetterQueue");
+  expect(JSON.parse(alerts.RedrivePolicy ?? "{}")).toEqual({
+    deadLetterTargetArn: dlq.QueueArn,
+    maxReceiveCount: 5,
+  });
+  expect(alerts.VisibilityTimeout).toBe("180");
+  expect(dlq.MessageRetentionPeriod).toBe("1209600");
+  expect((await queueAttributes("EventRuleDeadLetterQueue")).MessageRetentionPeriod).toBe("1209600");
+});
+
+test("topics, bus and the Redis AUTH secret exist in moto", async () => {
+  const sns = new SNSClient(moto);
+  for (const arn of Object.values(stack.topics)) {
+    await expect(sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).resolves.toBeDefined();
+  }
+  const bus = await new EventBridgeClient(moto).send(new DescribeEventBusCommand({ Name: stack.bus }));
+  expect(bus.Name).toBe(stack.bus);
+  const secretArn = stack.secrets.RedisAuthSecret ?? "";
+  const { SecretString } = await new SecretsManagerClient(moto).send(
+    new GetSecretValueCommand({ SecretId: secretArn }),
+  );
+  const token: unknown = JSON.parse(SecretString ?? "{}").authToken;
+  expect(token).toMatch(/^[!#-.0-?A-[\]-_a-~]{64}$/);
+});
+
+test("the SSM parameters hold the template's defaults, overrides applied", async () => {
+  const ssm = new SSMClient(moto);
+  const value = async (logicalId: string) =>
+    JSON.parse(
+      (await ssm.send(new GetParameterCommand({ Name: stack.parameters[logicalId] }))).Parameter?.Value ?? "null",
+    );
+  expect(stack.parameters.InstrumentsParameter).toBe("/tradeflow/provtest/instruments");
+  expect(await value("InstrumentsParameter")).toEqual(SAMPLE_INSTRUMENTS);
+  expect(await value("AlertThresholdsParameter")).toEqual({ default: { high: "150", low: "50" }, symbols: {} });
+
+  const tuned = await provisionFromTemplate({
+    ...options,
+    stage: "provtuned",
+    parameters: { AlertHighThreshold: "175" },
+  });
+  const thresholds = await ssm.send(new GetParameterCommand({ Name: tuned.parameters.AlertThresholdsParameter }));
+  expect(JSON.parse(thresholds.Parameter?.Value ?? "null").default).toEqual({ high: "175", low: "50" });
+});
+
+test("each function's environment is the template's, pointed at the local stack", () => {
+  const env = functionEnvironments(stack, { redisUrl: "redis://127.0.0.1:6390" });
+  const common = {
+    POWERTOOLS_SERVICE_NAME: "tradeflow",
+    POWERTOOLS_METRICS_NAMESPACE: "Tradeflow",
+    POWERTOOLS_LOG_LEVEL: "INFO",
+    CONFIG_PATH: "/tradeflow/provtest",
+  };
+  expect(env.ValidatorFunction).toEqual({ ...common, COMPLIANCE_TABLE: stack.tables.ComplianceTable });
+  expect(env.RecorderFunction).toEqual({
+    ...common,
+    COMPLIANCE_TABLE: stack.tables.ComplianceTable,
+    EVENT_BUS_NAME: stack.bus,
+    ALERT_QUEUE_URL: stack.queues.AlertQueue,
+  });
+  expect(env.AlerterFunction).toEqual({
+    ...common,
+    ALERTS_TABLE: stack.tables.AlertsTable,
+    ALERT_TOPIC_ARN: stack.topics.AlertTopic,
+  });
+  const redis = { REDIS_URL: "redis://127.0.0.1:6390", REDIS_CLUSTER: "false" };
+  expect(env.EnricherFunction).toEqual({ ...common, ...redis });
+  expect(env.MatcherFunction).toEqual({ ...common, ...redis, IDEMPOTENCY_TTL_SECONDS: "86400" });
+
+  const withAuth = functionEnvironments(stack, { redisUrl: "redis://127.0.0.1:6390", redisAuth: true });
+  expect(withAuth.MatcherFunction?.REDIS_AUTH_SECRET_ARN).toBe(stack.secrets.RedisAuthSecret);
+});
+
+test("the workflow's Task resources map to the template's functions", () => {
+  const { definition, functionsByArn } = workflowDefinition(stack);
+  const text = JSON.stringify(definition);
+  expect(text).not.toMatch(/\$\{/);
+  expect(text).toContain(stack.queues.FailedExecutionsQueue);
+  const resources = [...text.matchAll(/"Resource":"([^"]+)"/g)].map((m) => m[1] ?? "");
+  const invoked = resources.filter((r) => r.startsWith("arn:aws:lambda:")).map((r) => functionsByArn[r]);
+  expect(new Set(invoked)).toEqual(
+    new Set(["ValidatorFunction", "MatcherFunction", "EnricherFunction", "RecorderFunction"]),
+  );
+});
