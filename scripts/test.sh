@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite: installs what it needs, then typecheck, lint, unit and integration tests (real local servers).
+# The whole suite: installs what it needs, then typecheck, lint, build, the infrastructure gates, and the unit and
+# integration tests (real local servers).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -15,6 +16,7 @@ mkdir -p build
 step npx tsc --noEmit -p tsconfig.json
 step npx biome check .
 step npm run --silent build
+step bash scripts/gates.sh
 step node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --forceExit --json --outputFile=build/jest-results.json
 node -e '
   const r = JSON.parse(require("fs").readFileSync("build/jest-results.json", "utf8"));

@@ -88,7 +88,12 @@ test("every Lambda task retries the Lambda service errors with capped, jittered 
   ]);
   for (const [name, state] of lambdaTasks) {
     const [retrier] = state.Retry ?? [];
-    const expected = name === "Match" ? [...LAMBDA_ERRORS, "MatcherUnavailableError"] : LAMBDA_ERRORS;
+    const own: Record<string, string[]> = {
+      Match: ["MatcherUnavailableError"],
+      Record: ["RecorderContention", "RecorderPublishError"],
+      RecordRejection: ["RecorderContention", "RecorderPublishError"],
+    };
+    const expected = [...LAMBDA_ERRORS, ...(own[name] ?? [])];
     expect(retrier).toMatchObject({ ErrorEquals: expected, JitterStrategy: "FULL" });
     for (const field of ["IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"]) {
       expect(typeof retrier?.[field]).toBe("number");
