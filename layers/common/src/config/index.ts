@@ -18,7 +18,14 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 /** Reads `${CONFIG_PATH}/${name}` as JSON and validates it; cached per container for CONFIG_MAX_AGE_SECONDS. */
 export async function loadConfig<S extends z.ZodType>(name: string, schema: S): Promise<z.output<S>> {
   const parameter = `${configPath()}/${name}`;
-  const raw = await getParameter(parameter, { maxAge: MAX_AGE_SECONDS });
+  let raw: string | undefined;
+  try {
+    raw = await getParameter(parameter, { maxAge: MAX_AGE_SECONDS });
+  } catch (err) {
+    throw new ConfigurationError(`SSM parameter ${parameter} could not be read: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   if (raw === undefined) throw new ConfigurationError(`SSM parameter ${parameter} is missing`);
   let json: unknown;
   try {

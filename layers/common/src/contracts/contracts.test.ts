@@ -308,6 +308,7 @@ describe("trade events", () => {
     [{ aggressor: "BUY" }, "INVALID_FIELD"],
     [{ executed_at: "2025-06-02T10:29:59-04:00" }, "INVALID_TIMESTAMP"],
     [{ executed_at: "1999-12-31T23:59:59Z" }, "INVALID_TIMESTAMP"],
+    [{ executed_at: "2025-02-30T14:29:59Z" }, "INVALID_TIMESTAMP"],
   ])("refuses beta %p as %s", (change, reason) => {
     expect(rejected(tradeEvent("beta", change))).toEqual([reason]);
   });

@@ -37,7 +37,7 @@ export function withObservability<E, R>(
     } finally {
       segment?.close();
       if (parent) tracer.setSegment(parent);
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
     }
   };

@@ -2,6 +2,7 @@
 // plain for local; cluster mode when REDIS_CLUSTER=true.
 import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { logger } from "../observability";
 
 export type RedisConnection = Redis | Cluster;
 
@@ -51,14 +52,18 @@ export async function connectRedis(settings: RedisSettings): Promise<RedisConnec
     enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
   };
-  if (settings.cluster) {
-    return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
-      dnsLookup: (address, callback) => callback(null, address),
-      redisOptions: options,
-      enableAutoPipelining: true,
-    });
-  }
-  return new Redis({ ...options, host: url.hostname, port: Number(url.port || 6379) });
+  const port = Number(url.port || 6379);
+  const connection = settings.cluster
+    ? new Cluster([{ host: url.hostname, port }], {
+        dnsLookup: (address, callback) => callback(null, address),
+        redisOptions: options,
+        enableAutoPipelining: true,
+      })
+    : new Redis({ ...options, host: url.hostname, port });
+  // Commands in flight fail with their own error (MatcherUnavailableError); this only keeps the reconnect noise
+  // out of stderr and in the structured log.
+  connection.on("error", (err: Error) => logger.warn("redis connection error", { error: err.message }));
+  return connection;
 }
 
 let shared: Promise<RedisConnection> | undefined;
