@@ -67,6 +67,16 @@ async function drive(
   return { perSecond: count / seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
 }
 
+/** Removes and returns a random element in O(1): swap with the last. */
+function takeRandom<T>(list: T[]): T | undefined {
+  if (!list.length) return undefined;
+  const i = rand(list.length);
+  const picked = list[i]!;
+  list[i] = list[list.length - 1]!;
+  list.pop();
+  return picked;
+}
+
 let seq = 0;
 const resting: string[] = [];
 
@@ -113,7 +123,7 @@ function mixed(): EngineCommandInput {
       side,
       quantity: String(1 + rand(10)),
     };
-  const target = resting.length ? resting.splice(rand(resting.length), 1)[0]! : "none";
+  const target = takeRandom(resting) ?? "none";
   return { type: "CANCEL", commandId: `x${seq++}`, orderId: target, clientId: "any", symbol: SYMBOL };
 }
 
