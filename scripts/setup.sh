@@ -31,5 +31,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt .venv/.requirement
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-fund --no-audit
+  # npm ci refuses a lockfile without every platform's optional binaries (biome, unrs-resolver), and a registry
+  # that serves only this platform's cannot produce one; npm install then installs the same locked versions.
+  npm ci --no-fund --no-audit || npm install --no-fund --no-audit
 fi
