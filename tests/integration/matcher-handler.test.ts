@@ -11,6 +11,7 @@ const sample = (name: string): unknown => JSON.parse(readFileSync(`events/matche
 let handler: (event: unknown, context: Context) => Promise<CommandResult>;
 
 beforeAll(async () => {
+  process.env.REDIS_URL = `${process.env.REDIS_URL}/3`;
   process.env.AWS_ENDPOINT_URL_SSM = process.env.MOTO_ENDPOINT;
   process.env.CONFIG_PATH = "/tradeflow/matcher-test";
   const ssm = new SSMClient({});

@@ -107,7 +107,7 @@ const stream = fc.array(op, { minLength: 1, maxLength: 50 }).map(materialize);
 let redis: Redis;
 let engine: MatchingEngine;
 beforeAll(() => {
-  redis = connect();
+  redis = connect(2);
   engine = engineOn(redis);
 });
 afterAll(() => redis.quit());
@@ -223,7 +223,7 @@ test("a journal with timestamps rebuilds an identical book and identical trades 
 
 test("many clients submitting to one symbol at once leave a consistent book", async () => {
   await redis.flushdb();
-  const clients = Array.from({ length: 16 }, () => connect());
+  const clients = Array.from({ length: 16 }, () => connect(2));
   const engines = clients.map((c) => engineOn(c));
   const rng = fc.sample(
     fc.tuple(fc.boolean(), fc.integer({ min: -5, max: 5 }), fc.integer({ min: 1, max: 20 }), fc.nat(9)),

@@ -9,7 +9,7 @@ const trades: CommandResult["trades"][number][] = [];
 const ids = new Set<string>();
 
 beforeAll(() => {
-  redis = connect();
+  redis = connect(1);
   engine = engineOn(redis);
 });
 afterAll(() => redis.quit());

@@ -18,7 +18,7 @@ let recordExecution: typeof import("@tradeflow/common/recorder").recordExecution
 beforeAll(async () => {
   stack = await createRecordingStack();
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-  redis = connect();
+  redis = connect(5);
   await redis.flushdb();
   engine = engineOn(redis);
   // Imported after the environment is set: the handler reads it and builds its clients at load time.

@@ -29,14 +29,19 @@ const journal = [
   .concat("{not json")
   .join("\n");
 
+const url = `${process.env.REDIS_URL}/4`;
 const replay = (): Record<string, unknown>[] =>
-  execFileSync("npx", ["tsx", "scripts/replay.ts"], { input: journal, env: process.env, encoding: "utf8" })
+  execFileSync("npx", ["tsx", "scripts/replay.ts"], {
+    input: journal,
+    env: { ...process.env, REDIS_URL: url },
+    encoding: "utf8",
+  })
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line));
 
 test("replay writes a result per line, and a second pass is all replays", async () => {
-  const redis = new Redis(process.env.REDIS_URL!);
+  const redis = new Redis(url);
   await redis.del(...(await redis.keys("tf:{ETH-USD}:*")), "unused");
   const first = replay();
   expect(first.map((r) => r.status ?? r.error)).toEqual(["NEW", "FILLED", "CANCELLED", "not JSON"]);

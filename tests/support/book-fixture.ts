@@ -12,8 +12,9 @@ export function redisUrl(): string {
   return url;
 }
 
-export function connect(): Redis {
-  return new Redis(redisUrl(), { enableAutoPipelining: true });
+/** Each test file that flushes takes its own logical database: integration files run in parallel workers. */
+export function connect(db: number): Redis {
+  return new Redis(redisUrl(), { db, enableAutoPipelining: true });
 }
 
 export function engineOn(redis: Redis, idempotencyTtlSeconds?: number): MatchingEngine {

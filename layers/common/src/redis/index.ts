@@ -46,6 +46,7 @@ export async function connectRedis(settings: RedisSettings): Promise<RedisConnec
   const options: RedisOptions = {
     password: password ?? (url.password ? decodeURIComponent(url.password) : undefined),
     tls,
+    db: Number(url.pathname.slice(1) || 0),
     connectTimeout: settings.commandTimeoutMs,
     commandTimeout: settings.commandTimeoutMs,
     maxRetriesPerRequest: 1,
