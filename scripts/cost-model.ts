@@ -2,8 +2,10 @@
 // deployed shape (memory, timeouts, the states each event walks, GSIs, replicas, log level, batch size, fixed
 // resources) is read from template.yaml and the ASL, so the model moves when they do; everything else is a
 // stated assumption or a dated us-east-1 list price below. `--check` fails when the committed doc is stale.
+
 import { readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
+import { type AslMachine, AslMachineSchema, type AslState } from "../local/asl";
 import { loadTemplate, TemplateResolver, templateFile } from "../local/template";
 
 interface Price {
@@ -235,31 +237,16 @@ interface Walk {
   error?: string;
 }
 
-const StateSchema = z
-  .object({
-    Type: z.string(),
-    Resource: z.string().optional(),
-    Next: z.string().optional(),
-    End: z.boolean().optional(),
-    Default: z.string().optional(),
-    Choices: z.array(z.object({ Next: z.string() }).loose()).optional(),
-    Catch: z.array(z.object({ ErrorEquals: z.array(z.string()), Next: z.string() })).optional(),
-    get Branches() {
-      return z.array(MachineSchema).optional();
-    },
-  })
-  .loose();
-const MachineSchema = z.object({ StartAt: z.string(), States: z.record(z.string(), StateSchema) });
-type Machine = z.infer<typeof MachineSchema>;
+type Machine = AslMachine;
 
-const definition = MachineSchema.parse(JSON.parse(readFileSync(templateFile(machineProps.DefinitionUri), "utf8")));
+const definition = AslMachineSchema.parse(JSON.parse(readFileSync(templateFile(machineProps.DefinitionUri), "utf8")));
 
 /** Follows the ASL for one kind of event: orders take the Choice's first branch; a rejection fails Validate. */
 function walk(m: Machine, event: { isOrder: boolean; rejected: boolean }): Walk {
   const out: Walk = { transitions: 0, tasks: [], criticalMs: 0 };
   let name: string | undefined = m.StartAt;
   while (name) {
-    const state: z.infer<typeof StateSchema> | undefined = m.States[name];
+    const state: AslState | undefined = m.States[name];
     if (!state) throw new Error(`the ASL has no state ${name}`);
     out.transitions += 1;
     out.criticalMs += a("stateOverheadMs");

@@ -1,9 +1,11 @@
 // statemachine/workflow.asl.json: valid ASL once substituted, the retry and catch policy the wiring agreed, and
 // the routing, run on aws-local-stepfunctions with stub tasks (the handlers' own tests live beside them).
+
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
+import { type AslState, AslStateSchema } from "../../local/asl";
 import { loadTemplate, templateFile } from "../../local/template";
 
 // asl-validator ships CommonJS without type declarations.
@@ -31,23 +33,12 @@ function placeholder(name: string): string {
 const substituted = (): Record<string, unknown> =>
   JSON.parse(raw.replace(/\$\{([^}]+)\}/g, (_, name: string) => placeholder(name)));
 
-const StateSchema = z
-  .object({
-    Type: z.string(),
-    Resource: z.string().optional(),
-    Next: z.string().optional(),
-    End: z.boolean().optional(),
-    Retry: z.array(z.record(z.string(), z.unknown())).optional(),
-    Catch: z.array(z.object({ ErrorEquals: z.array(z.string()), ResultPath: z.string(), Next: z.string() })).optional(),
-    Branches: z.array(z.object({ StartAt: z.string(), States: z.record(z.string(), z.unknown()) })).optional(),
-  })
-  .loose();
-type State = z.infer<typeof StateSchema>;
+type State = AslState;
 
 function allStates(definition: unknown): Record<string, State> {
   const states: Record<string, State> = {};
   const walk = (machine: unknown) => {
-    const parsed = z.object({ States: z.record(z.string(), StateSchema) }).parse(machine);
+    const parsed = z.object({ States: z.record(z.string(), AslStateSchema) }).parse(machine);
     for (const [name, state] of Object.entries(parsed.States)) {
       states[name] = state;
       for (const branch of state.Branches ?? []) walk(branch);
