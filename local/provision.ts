@@ -372,7 +372,7 @@ function environmentOf(properties: Record<string, unknown>): Record<string, unkn
 }
 
 /** A resolver over the provisioned stack: functions named as the local stack names them, the cache at local Redis. */
-function stackResolver(stack: ProvisionedResources, localRedisUrl?: string): TemplateResolver {
+export function stackResolver(stack: ProvisionedResources, localRedisUrl?: string): TemplateResolver {
   const template = loadTemplate();
   const resources: Record<string, PhysicalResource> = {};
   for (const [id, resource] of Object.entries(template.Resources)) {

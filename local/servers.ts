@@ -106,12 +106,18 @@ async function httpReady(url: string): Promise<boolean> {
   }
 }
 
-/** A throwaway redis-server: no persistence, loopback only. */
-export function startRedis(port?: number): Promise<LocalServer> {
+/**
+ * A redis-server on loopback. Without `dataDir` it keeps nothing; with it, it keeps an append-only file there, so
+ * a server killed and started again on the same port and directory comes back with every acknowledged write.
+ */
+export function startRedis(port?: number, options: { dataDir?: string } = {}): Promise<LocalServer> {
+  const persistence = options.dataDir
+    ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "no"]
+    : ["--appendonly", "no"];
   return launch(
     "redis-server",
     "redis-server",
-    (p) => ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+    (p) => ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--protected-mode", "yes", ...persistence],
     (p) => `redis://127.0.0.1:${p}`,
     portOpen,
     10_000,

@@ -1,0 +1,351 @@
+// The whole pipeline on one machine: real redis-server, DynamoDB Local and moto; the resources of template.yaml;
+// the functions from their bundles; the ASL on aws-local-stepfunctions; the bus and its rules; the alert queue's
+// event source; and one gateway endpoint in front. Everything is read from template.yaml and the ASL.
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { z } from "zod";
+import { LocalEventBus, type LocalRule } from "./eventbus";
+import { FunctionHost, type LocalFunction, localFunctions } from "./functions";
+import { Gateway } from "./gateway";
+import { type ProvisionedResources, provisionFromTemplate, stackResolver, workflowDefinition } from "./provision";
+import { type LocalServer, startDynamoDbLocal, startMoto, startRedis } from "./servers";
+import { SqsEventSource } from "./sqs-event-source";
+import { LocalStateMachine } from "./workflow";
+
+export interface LocalStackOptions {
+  readonly stage?: string;
+  readonly region?: string;
+  /** Use running servers instead of starting them (the test harness shares its own). */
+  readonly servers?: { readonly redisUrl: string; readonly dynamoEndpoint: string; readonly motoEndpoint: string };
+  /** Keep Redis in an append-only file here (survives a kill and restart); a fresh temporary one by default. */
+  readonly redisDataDir?: string;
+  /** Each function's log file goes here; none by default. */
+  readonly logDir?: string;
+  readonly gatewayPort?: number;
+  /** Time compression for tests and demos; AWS's own timings when absent. */
+  readonly timing?: {
+    /** Retry waits of every Task state, instead of IntervalSeconds and BackoffRate. */
+    readonly taskRetryMs?: number;
+    /** The first wait of EventBridge's target retries. */
+    readonly eventRetryBaseMs?: number;
+    /** When failed SQS messages come back, instead of the queue's VisibilityTimeout. */
+    readonly sqsRetryVisibilitySeconds?: number;
+  };
+  /** Finished executions kept for the Step Functions API. */
+  readonly retainExecutions?: number;
+  readonly maxRunningExecutions?: number;
+}
+
+export interface LocalStack {
+  /** The gateway: Step Functions, PutEvents, and DynamoDB/moto behind it. */
+  readonly endpoint: string;
+  readonly redisUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly motoEndpoint: string;
+  readonly region: string;
+  readonly resources: ProvisionedResources;
+  readonly functions: FunctionHost;
+  readonly machine: LocalStateMachine;
+  readonly bus: LocalEventBus;
+  readonly eventSources: readonly SqsEventSource[];
+  /** The local subscriber queue of each SNS topic, by topic logical id: where published alerts can be read. */
+  readonly topicInboxes: Readonly<Record<string, string>>;
+  /** The redis-server this stack started (to kill and restart in fault tests); absent with given servers. */
+  readonly redis?: LocalServer;
+  /** Resolves when nothing is in flight: no delivery pending, no execution running, the alert queue drained. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const EventBridgeRuleEvent = z.object({
+  Type: z.literal("EventBridgeRule"),
+  Properties: z.object({
+    EventBusName: z.string().optional(),
+    RuleName: z.string().optional(),
+    Pattern: z.unknown(),
+    RetryPolicy: z
+      .object({
+        MaximumEventAgeInSeconds: z.coerce.number().int().default(86_400),
+        MaximumRetryAttempts: z.coerce.number().int().default(185),
+      })
+      .default({ MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 }),
+    DeadLetterConfig: z.object({ Arn: z.string() }).optional(),
+  }),
+});
+
+const SqsEvent = z.object({
+  Queue: z.string(),
+  BatchSize: z.coerce.number().int().positive().default(10),
+  MaximumBatchingWindowInSeconds: z.coerce.number().int().min(0).default(0),
+  FunctionResponseTypes: z.array(z.string()).default([]),
+  ScalingConfig: z.object({ MaximumConcurrency: z.coerce.number().int() }).optional(),
+  Enabled: z.boolean().default(true),
+});
+
+const StateMachineProperties = z.object({
+  Name: z.string().optional(),
+  Type: z.enum(["EXPRESS", "STANDARD"]).default("STANDARD"),
+});
+
+/** Physical name or URL of a queue by its ARN. */
+function queueUrlByArn(resources: ProvisionedResources, arn: string): string {
+  const entry = Object.values(resources.physical).find((p) => p.attributes?.Arn === arn && p.attributes.QueueUrl);
+  if (!entry?.attributes?.QueueUrl) throw new Error(`no local queue has the ARN ${arn}`);
+  return entry.attributes.QueueUrl;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const region = options.region ?? "us-east-1";
+  const stage = options.stage ?? "dev";
+  const started: LocalServer[] = [];
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+    await Promise.all(started.map((s) => s.stop()));
+  };
+  try {
+    let redis: LocalServer | undefined;
+    let servers = options.servers;
+    if (!servers) {
+      const dataDir = options.redisDataDir ?? mkdtempSync(join(tmpdir(), "tradeflow-redis-"));
+      mkdirSync(dataDir, { recursive: true });
+      const [r, dynamo, moto] = await Promise.all([
+        startRedis(undefined, { dataDir }),
+        startDynamoDbLocal(),
+        startMoto(),
+      ]);
+      started.push(r, dynamo, moto);
+      redis = r;
+      servers = { redisUrl: r.endpoint, dynamoEndpoint: dynamo.endpoint, motoEndpoint: moto.endpoint };
+    }
+    // Credentials only have to be well-formed: moto keys its account off them, DynamoDB Local its database.
+    process.env.AWS_ACCESS_KEY_ID ??= "testing";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "testing";
+    const resources = await provisionFromTemplate({
+      dynamoEndpoint: servers.dynamoEndpoint,
+      motoEndpoint: servers.motoEndpoint,
+      region,
+      stage,
+    });
+
+    const gateway = new Gateway();
+    const port = await gateway.listen(options.gatewayPort);
+    stops.push(() => gateway.close());
+    const endpoint = `http://127.0.0.1:${port}`;
+
+    const sqs = new SQSClient({ endpoint: servers.motoEndpoint, region });
+    const functions = functionHost(resources, { ...servers, gateway: endpoint }, options.logDir);
+    stops.push(() => functions.stop());
+
+    const machine = localStateMachine(resources, functions, sqs, options);
+    const bus = new LocalEventBus({
+      name: resources.bus,
+      arn: resources.physical[busLogicalId(resources)]?.attributes?.Arn ?? "",
+      region,
+      accountId: resources.accountId,
+      rules: rulesOf(resources, machine),
+      sendToDeadLetterQueue: async ({ queueArn, body, attributes }) => {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrlByArn(resources, queueArn),
+            MessageBody: body,
+            MessageAttributes: Object.fromEntries(
+              Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }]),
+            ),
+          }),
+        );
+      },
+      ...(options.timing?.eventRetryBaseMs !== undefined && { retryBaseDelayMs: options.timing.eventRetryBaseMs }),
+    });
+    stops.push(() => bus.stop());
+    gateway.serve({
+      machines: [machine],
+      bus,
+      dynamoEndpoint: servers.dynamoEndpoint,
+      motoEndpoint: servers.motoEndpoint,
+    });
+
+    const eventSources = functions.functions.flatMap((fn) => sqsEventSources(fn, resources, sqs, functions, options));
+    for (const source of eventSources) {
+      source.start();
+      stops.push(() => source.stop());
+    }
+    const topicInboxes = await subscribeInboxes(resources, servers.motoEndpoint, sqs);
+
+    return {
+      endpoint,
+      redisUrl: servers.redisUrl,
+      dynamoEndpoint: servers.dynamoEndpoint,
+      motoEndpoint: servers.motoEndpoint,
+      region,
+      resources,
+      functions,
+      machine,
+      bus,
+      eventSources,
+      topicInboxes,
+      ...(redis && { redis }),
+      async idle() {
+        // Executions feed the alert queue, alerts start nothing: settle in that order until a pass finds it all quiet.
+        do {
+          await bus.idle();
+          await machine.idle();
+          await Promise.all(eventSources.map((s) => s.idle()));
+        } while (bus.busy || machine.runningCount > 0);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * The template's functions on the local servers: each gets its template environment plus credentials, region and
+ * endpoints (EventBridge and Step Functions at the gateway when there is one, moto otherwise).
+ */
+export function functionHost(
+  resources: ProvisionedResources,
+  endpoints: { redisUrl: string; dynamoEndpoint: string; motoEndpoint: string; gateway?: string },
+  logDir?: string,
+): FunctionHost {
+  const { region } = resources;
+  const gateway = endpoints.gateway ?? endpoints.motoEndpoint;
+  return new FunctionHost(localFunctions(resources, { redisUrl: endpoints.redisUrl }), {
+    baseEnvironment: {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing",
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing",
+      AWS_ENDPOINT_URL: endpoints.motoEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoEndpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: gateway,
+      AWS_ENDPOINT_URL_SFN: gateway,
+      // X-Ray has no local daemon: the execution traces stand in for it.
+      POWERTOOLS_TRACE_ENABLED: "false",
+      TZ: "UTC",
+    },
+    ...(logDir && { logDir }),
+  });
+}
+
+function busLogicalId(resources: ProvisionedResources): string {
+  const id = Object.entries(resources.physical).find(([, p]) => p.ref === resources.bus && p.attributes?.Name)?.[0];
+  if (!id) throw new Error("the local stack has no bus");
+  return id;
+}
+
+function localStateMachine(
+  resources: ProvisionedResources,
+  functions: FunctionHost,
+  sqs: SQSClient,
+  options: LocalStackOptions,
+): LocalStateMachine {
+  const workflow = workflowDefinition(resources);
+  const resolver = stackResolver(resources);
+  const resource = resolver.template.Resources[workflow.logicalId];
+  const { Name, Type } = resource?.Properties ?? {};
+  const properties = StateMachineProperties.parse(resolver.resolve({ Name, Type }));
+  const name = properties.Name ?? `${resources.stackName}-${workflow.logicalId}`;
+  return new LocalStateMachine({
+    name,
+    arn: `arn:aws:states:${resources.region}:${resources.accountId}:stateMachine:${name}`,
+    type: properties.Type,
+    definition: workflow.definition,
+    region: resources.region,
+    target: {
+      isFunction: (arn) => arn in workflow.functionsByArn,
+      invokeFunction: (arn, input) => functions.invoke(workflow.functionsByArn[arn] ?? arn, input),
+      sqs,
+    },
+    ...(options.timing?.taskRetryMs !== undefined && { retryIntervalMs: options.timing.taskRetryMs }),
+    ...(options.retainExecutions !== undefined && { retainExecutions: options.retainExecutions }),
+    ...(options.maxRunningExecutions !== undefined && { maxRunning: options.maxRunningExecutions }),
+  });
+}
+
+/** The state machine's EventBridgeRule events, as the rules SAM would create, each targeting the machine. */
+function rulesOf(resources: ProvisionedResources, machine: LocalStateMachine): LocalRule[] {
+  const resolver = stackResolver(resources);
+  const [[logicalId, resource] = []] = resolver.resourcesOfType("AWS::Serverless::StateMachine");
+  const events = z.record(z.string(), z.unknown()).parse(resource?.Properties.Events ?? {});
+  return Object.entries(events).flatMap(([eventId, event]) => {
+    const parsed = EventBridgeRuleEvent.safeParse(resolver.resolve(event));
+    if (!parsed.success) return [];
+    const p = parsed.data.Properties;
+    const ruleName = p.RuleName ?? `${resources.stackName}-${logicalId}${eventId}`;
+    const busName = p.EventBusName ?? "default";
+    return [
+      {
+        name: ruleName,
+        arn: `arn:aws:events:${resources.region}:${resources.accountId}:rule/${busName}/${ruleName}`,
+        eventPattern: p.Pattern,
+        targets: [
+          {
+            id: `${logicalId}${eventId}StepFunctionsTarget`,
+            arn: machine.arn,
+            maximumRetryAttempts: p.RetryPolicy.MaximumRetryAttempts,
+            maximumEventAgeSeconds: p.RetryPolicy.MaximumEventAgeInSeconds,
+            ...(p.DeadLetterConfig && { deadLetterArn: p.DeadLetterConfig.Arn }),
+            deliver: async (envelope) => {
+              machine.start(JSON.stringify(envelope));
+            },
+          },
+        ],
+      },
+    ];
+  });
+}
+
+function sqsEventSources(
+  fn: LocalFunction,
+  resources: ProvisionedResources,
+  sqs: SQSClient,
+  functions: FunctionHost,
+  options: LocalStackOptions,
+): SqsEventSource[] {
+  return Object.values(fn.events)
+    .filter((event) => event.Type === "SQS")
+    .map((event) => SqsEvent.parse(event.Properties))
+    .filter((event) => event.Enabled)
+    .map(
+      (event) =>
+        new SqsEventSource({
+          sqs,
+          queueUrl: queueUrlByArn(resources, event.Queue),
+          queueArn: event.Queue,
+          region: resources.region,
+          batchSize: event.BatchSize,
+          maximumBatchingWindowSeconds: event.MaximumBatchingWindowInSeconds,
+          maximumConcurrency: event.ScalingConfig?.MaximumConcurrency ?? 1000,
+          reportBatchItemFailures: event.FunctionResponseTypes.includes("ReportBatchItemFailures"),
+          invoke: (batch) => functions.invoke(fn.logicalId, batch),
+          ...(options.timing?.sqsRetryVisibilitySeconds !== undefined && {
+            retryVisibilitySeconds: options.timing.sqsRetryVisibilitySeconds,
+          }),
+        }),
+    );
+}
+
+/** A local queue subscribed to each topic, standing in for the e-mail or endpoint a deployment would subscribe. */
+async function subscribeInboxes(
+  resources: ProvisionedResources,
+  motoEndpoint: string,
+  sqs: SQSClient,
+): Promise<Record<string, string>> {
+  const sns = new SNSClient({ endpoint: motoEndpoint, region: resources.region });
+  const inboxes: Record<string, string> = {};
+  for (const [logicalId, topicArn] of Object.entries(resources.topics)) {
+    const name = `${resources.physical[logicalId]?.attributes?.TopicName ?? logicalId}-local-inbox`;
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    if (!QueueUrl) throw new Error(`moto created no queue ${name}`);
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
+    inboxes[logicalId] = QueueUrl;
+  }
+  return inboxes;
+}
