@@ -243,7 +243,7 @@ function pickWeighted<T>(weights: readonly (readonly [T, number])[], roll: numbe
   throw new RangeError(`roll ${roll} is not below the total weight`);
 }
 
-/** Venue gamma reports New York local time; June is daylight saving time, UTC-4. */
+/** Venue gamma reports local time with an offset: New York in summer, UTC-4 (the instant is exact on any date). */
 function newYorkTime(ms: number): string {
   return `${new Date(ms - 4 * 3_600_000).toISOString().slice(0, 23)}-04:00`;
 }

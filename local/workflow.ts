@@ -22,6 +22,8 @@ export interface HistoryEvent {
 export interface StateTrace {
   readonly state: string;
   readonly type: string;
+  /** 0 for the top level, 1 inside a Parallel branch, and so on. */
+  readonly depth: number;
   /** Milliseconds from the execution's start. */
   readonly startMs: number;
   durationMs: number;
@@ -101,7 +103,10 @@ class ExecutionRecorder {
   /** Task-level events (LambdaFunction*, Task*) wait for their state's exit or failure to keep AWS's order. */
   private readonly pendingTask = new Map<string, { timestamp: number; type: string; details: object }[]>();
 
-  constructor(readonly execution: Execution) {}
+  constructor(
+    readonly execution: Execution,
+    private readonly depths: ReadonlyMap<string, number>,
+  ) {}
 
   private push(timestamp: number, type: string, details: object): void {
     const id = this.execution.history.length + 1;
@@ -145,6 +150,7 @@ class ExecutionRecorder {
         const trace: StateTrace = {
           state: state.name,
           type: state.type,
+          depth: this.depths.get(state.name) ?? 0,
           startMs: ms - this.execution.startDate,
           durationMs: 0,
           attempts: 0,
@@ -212,6 +218,14 @@ class ExecutionRecorder {
         return;
     }
   }
+}
+
+function stateDepths(states: Record<string, AslState>, depth = 0, into = new Map<string, number>()) {
+  for (const [name, state] of Object.entries(states)) {
+    into.set(name, depth);
+    for (const branch of state.Branches ?? []) stateDepths(branch.States, depth + 1, into);
+  }
+  return into;
 }
 
 function taskStates(states: Record<string, AslState>): [string, AslState][] {
@@ -291,6 +305,7 @@ export class LocalStateMachine {
   readonly createdAt = Date.now();
   private readonly machine: StateMachine;
   private readonly handlers: [string, TaskHandler][];
+  private readonly depths: ReadonlyMap<string, number>;
   private readonly executions = new Map<string, Execution>();
   private readonly byName = new Map<string, Execution>();
   private readonly listeners = new Set<ExecutionListener>();
@@ -299,6 +314,7 @@ export class LocalStateMachine {
 
   constructor(readonly options: LocalStateMachineOptions) {
     const asl = AslMachineSchema.parse(options.definition);
+    this.depths = stateDepths(asl.States);
     this.machine = new StateMachine(options.definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
       validationOptions: { checkArn: false },
     });
@@ -416,7 +432,7 @@ export class LocalStateMachine {
   }
 
   private async run(execution: Execution, input: unknown): Promise<void> {
-    const recorder = new ExecutionRecorder(execution);
+    const recorder = new ExecutionRecorder(execution, this.depths);
     const taskResourceLocalHandlers = Object.fromEntries(
       this.handlers.map(([state, handler]) => [
         state,
