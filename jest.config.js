@@ -1,4 +1,5 @@
-// Two projects: `unit` needs nothing running; `integration` starts real local servers (tests/harness).
+// Three projects: `unit` needs nothing running; `integration` starts real local servers (tests/harness); `smoke`
+// checks the whole pipeline on a local stack it starts itself, or on a deployed one (tests/smoke/target.ts).
 const transform = { "^.+\\.ts$": ["ts-jest", { useESM: true, diagnostics: false }] };
 const common = {
   extensionsToTreatAsEsm: [".ts"],
@@ -25,6 +26,11 @@ export default {
       testMatch: ["<rootDir>/tests/integration/**/*.test.ts"],
       globalSetup: "<rootDir>/tests/harness/global-setup.mjs",
       globalTeardown: "<rootDir>/tests/harness/global-teardown.mjs",
+    },
+    {
+      ...common,
+      displayName: "smoke",
+      testMatch: ["<rootDir>/tests/smoke/**/*.test.ts"],
     },
   ],
 };
