@@ -16,6 +16,7 @@ export const StackInfoSchema = z.object({
   dynamoEndpoint: z.string(),
   motoEndpoint: z.string(),
   region: z.string(),
+  stage: z.string(),
   stackName: z.string(),
   stateMachineArn: z.string(),
   busName: z.string(),
@@ -38,6 +39,7 @@ export function stackInfo(stack: LocalStack, logDir?: string): StackInfo {
     dynamoEndpoint: stack.dynamoEndpoint,
     motoEndpoint: stack.motoEndpoint,
     region: stack.region,
+    stage: resources.templateParameters.Stage ?? "",
     stackName: resources.stackName,
     stateMachineArn: stack.machine.arn,
     busName: resources.bus,
@@ -56,8 +58,19 @@ export function writeStackFile(info: StackInfo, path = STACK_FILE): void {
   writeFileSync(path, `${JSON.stringify(info, null, 2)}\n`);
 }
 
+/** Removes the file if this process wrote it. */
 export function removeStackFile(path = STACK_FILE): void {
-  rmSync(path, { force: true });
+  if (existsSync(path) && StackInfoSchema.parse(JSON.parse(readFileSync(path, "utf8"))).pid === process.pid)
+    rmSync(path, { force: true });
+}
+
+/** One stack at a time owns .local: a second `npm run local` or demo would wipe the first one's state. */
+export function refuseIfRunning(path = STACK_FILE): void {
+  const running = findStack(path);
+  if (running)
+    throw new Error(
+      `a local stack is already running (pid ${running.pid}, ${running.endpoint}): stop it first (Ctrl-C)`,
+    );
 }
 
 function alive(pid: number): boolean {

@@ -13,7 +13,8 @@ import { deadLetterQueues } from "../local/dead-letters";
 import { buildScenario, scenarioExpectations } from "../local/scenario";
 import { repoRoot } from "../local/servers";
 import { type LocalStack, startLocalStack } from "../local/stack";
-import { removeStackFile, stackInfo, writeStackFile } from "../local/stack-file";
+import { refuseIfRunning, removeStackFile, stackInfo, writeStackFile } from "../local/stack-file";
+import { loadTemplate } from "../local/template";
 import { formatTrace, type TraceRecord, traceRecord } from "../local/traces";
 import type { Execution } from "../local/workflow";
 
@@ -32,6 +33,7 @@ const state = join(repoRoot, ".local");
 const logDir = join(state, "logs");
 const redisDataDir = join(state, "redis");
 const tracesFile = join(state, "traces.jsonl");
+refuseIfRunning();
 rmSync(redisDataDir, { recursive: true, force: true });
 rmSync(logDir, { recursive: true, force: true });
 
@@ -102,7 +104,9 @@ async function run(stack: LocalStack): Promise<void> {
   if (tty) out(`\r${progress()}`);
   else out(progress());
 
-  const dlqs = deadLetterQueues(stack.resources);
+  const dlqs = Object.fromEntries(
+    [...deadLetterQueues(loadTemplate()).keys()].map((id) => [id, stack.resources.queues[id] ?? ""]),
+  );
   await waitFor(async () => (await countMessages(sqs, dlqs.AlertDeadLetterQueue)) > 0, 60_000);
   await summary(stack, sqs, finished, streamSeconds, expected, dlqs);
 }

@@ -84,9 +84,7 @@ async function main(): Promise<number> {
       servers.push(redis, dynamo, moto);
       endpoints = { redisUrl: redis.endpoint, dynamoEndpoint: dynamo.endpoint, motoEndpoint: moto.endpoint };
     }
-    // StackInfo has no Stage; the local stack's name is tradeflow-<Stage>, checked against what provisioning makes.
-    const stage =
-      values.stage ?? stack?.stackName.replace(/^tradeflow-/, "") ?? String(template.Parameters.Stage?.Default);
+    const stage = values.stage ?? stack?.stage ?? String(template.Parameters.Stage?.Default);
     const resources = await provisionFromTemplate({
       dynamoEndpoint: endpoints.dynamoEndpoint,
       motoEndpoint: endpoints.motoEndpoint,

@@ -3,12 +3,13 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../local/servers";
 import { startLocalStack } from "../local/stack";
-import { removeStackFile, STACK_FILE, stackInfo, writeStackFile } from "../local/stack-file";
+import { refuseIfRunning, removeStackFile, STACK_FILE, stackInfo, writeStackFile } from "../local/stack-file";
 
 const state = join(repoRoot, ".local");
 const logDir = join(state, "logs");
 const redisDataDir = join(state, "redis");
 // DynamoDB Local and moto keep nothing across restarts, so neither does Redis: every start is a fresh stack.
+refuseIfRunning();
 rmSync(redisDataDir, { recursive: true, force: true });
 rmSync(logDir, { recursive: true, force: true });
 
