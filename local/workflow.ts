@@ -120,13 +120,13 @@ class ExecutionRecorder {
   }
 
   private flushTask(state: string): void {
-    for (const { timestamp, type, details } of this.pendingTask.get(state) ?? []) this.push(timestamp, type, details);
-    this.pendingTask.delete(state);
-  }
-
-  attempt(state: string): void {
+    const pending = this.pendingTask.get(state) ?? [];
+    // One Scheduled event per invocation. Counted here, not when the handler runs: the handler is called before its
+    // state's StateEntered event reaches this recorder, so the state's trace is not open yet on the first attempt.
     const trace = this.open.get(state);
-    if (trace) trace.attempts += 1;
+    if (trace) trace.attempts += pending.filter((e) => e.type.endsWith("Scheduled")).length;
+    for (const { timestamp, type, details } of pending) this.push(timestamp, type, details);
+    this.pendingTask.delete(state);
   }
 
   record(event: { type: string; timestamp: number } & Record<string, unknown>): void {
@@ -167,7 +167,7 @@ class ExecutionRecorder {
         if (trace) trace.durationMs = ms - this.execution.startDate - trace.startMs;
         if (state.type === "Parallel" && !trace?.caught) this.push(ms, "ParallelStateSucceeded", {});
         this.push(ms, `${state.type}StateExited`, {
-          stateExitedEventDetails: { name: state.name, output: JSON.stringify(event.output ?? null) },
+          stateExitedEventDetails: { name: state.name, output: JSON.stringify(state.output ?? null) },
         });
         return;
       }
@@ -193,9 +193,10 @@ class ExecutionRecorder {
       }
       case "StateCaught": {
         const trace = state && this.open.get(state.name);
-        const next = z.object({ Next: z.string() }).safeParse(event.catch);
+        // aws-local-stepfunctions reports the matching catcher as `catch: { catcher: { ErrorEquals, Next, ... } }`.
+        const next = z.object({ catcher: z.object({ Next: z.string() }) }).safeParse(event.catch);
         if (trace?.failed) {
-          trace.caught = { error: trace.failed.error, next: next.success ? next.data.Next : "" };
+          trace.caught = { error: trace.failed.error, next: next.success ? next.data.catcher.Next : "" };
           trace.failed = undefined;
         }
         return;
@@ -238,7 +239,6 @@ function taskStates(states: Record<string, AslState>): [string, AslState][] {
 function lambdaHandler(target: TaskTarget, arn: string, timeoutSeconds: number): TaskHandler {
   return async (input, recorder, state) => {
     const payload = JSON.stringify(input);
-    recorder.attempt(state);
     recorder.taskEvent(state, "LambdaFunctionScheduled", {
       lambdaFunctionScheduledEventDetails: { resource: arn, input: payload, timeoutInSeconds: timeoutSeconds },
     });
@@ -263,7 +263,6 @@ function integrationHandler(resource: string, handler: TaskHandler, region: stri
   const [resourceType = "", operation = ""] = resource.replace("arn:aws:states:::", "").split(":");
   const base = { resourceType, resource: operation };
   return async (input, recorder, state) => {
-    recorder.attempt(state);
     recorder.taskEvent(state, "TaskScheduled", {
       taskScheduledEventDetails: { ...base, region, parameters: JSON.stringify(input) },
     });
