@@ -1293,6 +1293,11 @@ describe("the Step Functions API", () => {
       postOnly: false,
     });
     expect(JSON.parse(history.at(-1)?.executionSucceededEventDetails?.output ?? "null")).toEqual(restingOutput);
+    // A state's exit carries its output: Record's is the execution's output.
+    const recordExited = history.find(
+      (h) => h.type === "TaskStateExited" && h.stateExitedEventDetails?.name === "Record",
+    );
+    expect(JSON.parse(recordExited?.stateExitedEventDetails?.output ?? "null")).toEqual(restingOutput);
     const reversed = await c.sfn.send(
       new GetExecutionHistoryCommand({ executionArn: restingArn, reverseOrder: true, maxResults: 1 }),
     );

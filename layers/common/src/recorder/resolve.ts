@@ -18,6 +18,11 @@ export interface MetaUpdate {
   readonly set: Item;
   /** The version read: the update applies only if META still has it (undefined: only if META is absent). */
   readonly expectedVersion: number | undefined;
+  /**
+   * Whether the META read had its submission's attributes. A late submission adds them without a new version, so
+   * the version alone would let a concurrent update computed from the older read overwrite filledQuantity.
+   */
+  readonly expectedSubmitted: boolean;
 }
 
 export interface Resolution {
@@ -135,7 +140,12 @@ function metaUpdate(change: OrderChange, current: OrderMeta | undefined): MetaUp
       : quantity && difference(quantity, state.remainingQuantity, state.cancelledQuantity ?? "0");
   if (quantity) set.quantity = quantity;
   if (filled) set.filledQuantity = filled;
-  return { key: orderKey(change.orderId), set, expectedVersion: current?.version };
+  return {
+    key: orderKey(change.orderId),
+    set,
+    expectedVersion: current?.version,
+    expectedSubmitted: Boolean(current?.orderHash),
+  };
 }
 
 /** total - parts, exactly; undefined when any operand is not a decimal or the result would be negative. */

@@ -171,8 +171,10 @@ function metaUpdateInput(u: MetaUpdate, recordedAt: string, deps: RecorderDeps) 
     TableName: deps.tableName,
     Key: u.key,
     UpdateExpression: `SET ${entries.map((_, i) => `#a${i} = :v${i}`).join(", ")}`,
-    ConditionExpression: locked ? "#version = :expectedVersion" : "attribute_not_exists(pk)",
-    ExpressionAttributeNames: { ...names, ...(locked ? { "#version": "version" } : {}) },
+    ConditionExpression: locked
+      ? `#version = :expectedVersion AND ${u.expectedSubmitted ? "attribute_exists" : "attribute_not_exists"}(#orderHash)`
+      : "attribute_not_exists(pk)",
+    ExpressionAttributeNames: { ...names, ...(locked ? { "#version": "version", "#orderHash": "orderHash" } : {}) },
     ExpressionAttributeValues: { ...values, ...(locked ? { ":expectedVersion": u.expectedVersion } : {}) },
   };
 }
