@@ -1,6 +1,5 @@
 // The template's functions, run in-process from the bundles the images and the zip ship (build/<name>/index.mjs):
-// each in a worker thread of its own (local/lambda-worker.mjs) with its template environment, like one warm
-// container. Invocations are JSON in and out, as Lambda's; a thrown error comes back as Lambda reports it.
+// each container a worker thread (local/lambda-worker.mjs) with the function's template environment. Invocations are JSON in and out, as Lambda's; a thrown error comes back as Lambda reports it.
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -220,10 +219,57 @@ export interface FunctionHostOptions {
   readonly baseEnvironment: Readonly<Record<string, string>>;
   /** Each function's stdout and stderr (its Powertools logs and EMF metrics) go to <logDir>/<LogicalId>.log. */
   readonly logDir?: string;
+  /** Warm containers per function; more concurrent invocations wait for one to be free. */
+  readonly containersPerFunction?: number;
+}
+
+/**
+ * One function's containers. Like Lambda's, each runs one invocation at a time (module state such as Powertools'
+ * BatchProcessor assumes it); a new one starts, cold, while all are busy and the cap is not reached.
+ */
+class FunctionPool {
+  private readonly all: FunctionContainer[] = [];
+  private readonly idle: FunctionContainer[] = [];
+  private readonly waiting: ((container: FunctionContainer) => void)[] = [];
+
+  constructor(
+    private readonly create: () => FunctionContainer,
+    private readonly max: number,
+  ) {}
+
+  private acquire(): Promise<FunctionContainer> {
+    const free = this.idle.pop();
+    if (free) return Promise.resolve(free);
+    if (this.all.length < this.max) {
+      const container = this.create();
+      this.all.push(container);
+      return Promise.resolve(container);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(container: FunctionContainer): void {
+    const next = this.waiting.shift();
+    if (next) next(container);
+    else this.idle.push(container);
+  }
+
+  async invoke(event: unknown): Promise<unknown> {
+    const container = await this.acquire();
+    try {
+      return await container.invoke(event);
+    } finally {
+      this.release(container);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((c) => c.stop()));
+  }
 }
 
 export class FunctionHost {
-  private readonly containers = new Map<string, FunctionContainer>();
+  private readonly pools = new Map<string, FunctionPool>();
 
   constructor(
     readonly functions: readonly LocalFunction[],
@@ -234,7 +280,8 @@ export class FunctionHost {
       const log = options.logDir
         ? createWriteStream(join(options.logDir, `${fn.logicalId}.log`), { flags: "a" })
         : undefined;
-      this.containers.set(fn.logicalId, new FunctionContainer(fn, options.baseEnvironment, log));
+      const create = () => new FunctionContainer(fn, options.baseEnvironment, log);
+      this.pools.set(fn.logicalId, new FunctionPool(create, options.containersPerFunction ?? 4));
     }
   }
 
@@ -245,13 +292,12 @@ export class FunctionHost {
 
   invoke(id: string, event: unknown): Promise<unknown> {
     const fn = this.find(id);
-    const container = fn && this.containers.get(fn.logicalId);
-    if (!container)
-      return Promise.reject(new LambdaFunctionError("Lambda.ResourceNotFoundException", `no function ${id}`));
-    return container.invoke(event);
+    const pool = fn && this.pools.get(fn.logicalId);
+    if (!pool) return Promise.reject(new LambdaFunctionError("Lambda.ResourceNotFoundException", `no function ${id}`));
+    return pool.invoke(event);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.containers.values()].map((c) => c.stop()));
+    await Promise.all([...this.pools.values()].map((p) => p.stop()));
   }
 }

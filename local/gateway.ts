@@ -68,6 +68,8 @@ export class Gateway {
 
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
+    // Longer than the SDKs' idle sockets live, so a client never reuses a connection the server is closing.
+    this.server.keepAliveTimeout = 65_000;
   }
 
   listen(port = 0): Promise<number> {

@@ -227,6 +227,8 @@ export function functionHost(
       AWS_ENDPOINT_URL_SFN: gateway,
       // X-Ray has no local daemon: the execution traces stand in for it.
       POWERTOOLS_TRACE_ENABLED: "false",
+      // The X-Ray SDK the tracer imports would otherwise track every async resource, for nothing.
+      AWS_XRAY_MANUAL_MODE: "true",
       TZ: "UTC",
     },
     ...(logDir && { logDir }),

@@ -97,6 +97,12 @@ const INTEGRATIONS: Record<string, (target: TaskTarget) => TaskHandler> = {
   },
 };
 
+// Built once: a zod schema is compiled on first use, and every history event goes through these.
+const EventState = z
+  .object({ name: z.string(), type: z.string(), input: z.unknown(), output: z.unknown().optional() })
+  .optional();
+const CaughtBy = z.object({ catcher: z.object({ Next: z.string() }) });
+
 /** Collects one execution's history and trace as aws-local-stepfunctions reports it. */
 class ExecutionRecorder {
   private readonly open = new Map<string, StateTrace>();
@@ -131,10 +137,7 @@ class ExecutionRecorder {
 
   record(event: { type: string; timestamp: number } & Record<string, unknown>): void {
     const ms = event.timestamp;
-    const state = z
-      .object({ name: z.string(), type: z.string(), input: z.unknown(), output: z.unknown().optional() })
-      .optional()
-      .parse(event.state);
+    const state = EventState.parse(event.state);
     switch (event.type) {
       case "ExecutionStarted":
         this.push(ms, "ExecutionStarted", {
@@ -194,7 +197,7 @@ class ExecutionRecorder {
       case "StateCaught": {
         const trace = state && this.open.get(state.name);
         // aws-local-stepfunctions reports the matching catcher as `catch: { catcher: { ErrorEquals, Next, ... } }`.
-        const next = z.object({ catcher: z.object({ Next: z.string() }) }).safeParse(event.catch);
+        const next = CaughtBy.safeParse(event.catch);
         if (trace?.failed) {
           trace.caught = { error: trace.failed.error, next: next.success ? next.data.catcher.Next : "" };
           trace.failed = undefined;

@@ -1,5 +1,6 @@
 // The recorder's I/O: read what the plan touches, write what is new in all-or-nothing transactions, then move
 // LAST_TRADE and publish. A replay reads, finds every fact already there and writes nothing.
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -61,7 +62,9 @@ export class RecorderPublishError extends Error {
   override readonly name = "RecorderPublishError";
 }
 
-const MAX_ATTEMPTS = 4;
+const MAX_ATTEMPTS = 6;
+/** The first wait between attempts; it doubles, with full jitter, so concurrent writers of one order spread out. */
+const BACKOFF_BASE_MS = 10;
 const TRANSACTION_LIMIT = 100;
 const PUBLISH_BATCH = 10;
 
@@ -116,6 +119,7 @@ function summary(
  */
 async function writePlan(plan: RecordPlan, deps: RecorderDeps): Promise<Resolution> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * BACKOFF_BASE_MS * 2 ** attempt);
     const resolution = resolveWrites(plan, await readItems(keysToRead(plan), deps));
     if (resolution.conflicts.length > 0 || resolution.puts.length + resolution.updates.length === 0) return resolution;
     try {
