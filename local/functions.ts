@@ -47,6 +47,8 @@ const FunctionProperties = z.object({
 });
 const FunctionMetadata = z.object({
   Dockerfile: z.string().optional(),
+  /** The shared image Dockerfile takes the function's directory under functions/ as FUNCTION. */
+  DockerBuildArgs: z.object({ FUNCTION: z.string() }).optional(),
   BuildProperties: z.object({ EntryPoints: z.array(z.string()).min(1) }).optional(),
 });
 const Globals = z.object({
@@ -71,6 +73,7 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
     const metadata = FunctionMetadata.parse(resource.Metadata ?? {});
     const source = metadata.Dockerfile ?? metadata.BuildProperties?.EntryPoints[0];
     if (!source) throw new Error(`${logicalId} names neither a Dockerfile nor esbuild EntryPoints`);
+    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? basename(dirname(source));
     const handler =
       properties.PackageType === "Image"
         ? (properties.ImageConfig?.Command ?? dockerCommand(source))[0]
@@ -88,7 +91,7 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
       logicalId,
       name,
       arn: `arn:aws:lambda:${stack.region}:${stack.accountId}:function:${name}`,
-      codeName: basename(dirname(source)),
+      codeName,
       handlerName,
       timeoutSeconds: properties.Timeout ?? globals.Timeout,
       memorySize: properties.MemorySize ?? globals.MemorySize,

@@ -131,17 +131,24 @@ describe("functions", () => {
   });
 
   test.each(imageFunctions.map(([id, r]) => [id, r] as const))(
-    "%s: sam build finds its Dockerfile, which bundles that function's handler onto the Lambda Node.js 22 image",
+    "%s: sam build finds the shared Dockerfile, whose FUNCTION build argument bundles that function's handler onto the Lambda Node.js 22 image",
     (id, resource) => {
       const metadata = z
-        .object({ Dockerfile: z.string(), DockerContext: z.string(), DockerTag: z.string() })
+        .object({
+          Dockerfile: z.literal("functions/Dockerfile"),
+          DockerContext: z.string(),
+          DockerTag: z.string(),
+          DockerBuildArgs: z.object({ FUNCTION: z.string() }),
+        })
         .parse(resource.Metadata);
-      const name = metadata.Dockerfile.match(/^functions\/([a-z]+)\/Dockerfile$/)?.[1] ?? "";
+      const name = metadata.DockerBuildArgs.FUNCTION;
       expect(`${name.charAt(0).toUpperCase()}${name.slice(1)}Function`).toBe(id);
       const dockerfile = readFileSync(templateFile(join(metadata.DockerContext, metadata.Dockerfile)), "utf8");
-      expect(dockerfile).toContain(`RUN npm run build -- ${name}\n`);
+      expect(dockerfile.match(/\nARG FUNCTION\n/g)).toHaveLength(2);
+      const argument = "$" + "{FUNCTION}"; // the Dockerfile's build argument, not a JavaScript placeholder
+      expect(dockerfile).toContain(`RUN npm run build -- ${argument}\n`);
       expect(dockerfile).toMatch(/\nFROM public\.ecr\.aws\/lambda\/nodejs:22\n/);
-      expect(dockerfile).toContain(`COPY --from=build /src/build/${name}/index.mjs `);
+      expect(dockerfile).toContain(`COPY --from=build /src/build/${argument}/index.mjs `);
       expect(dockerfile.trimEnd().endsWith('CMD ["index.handler"]')).toBe(true);
       const entry = templateFile(join(metadata.DockerContext, "functions", name, "index.ts"));
       expect(existsSync(entry)).toBe(true);
