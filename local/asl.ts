@@ -23,3 +23,16 @@ export const AslMachineSchema = z.object({ StartAt: z.string(), States: z.record
 
 export type AslState = z.infer<typeof AslStateSchema>;
 export type AslMachine = z.infer<typeof AslMachineSchema>;
+
+/** Every state of a machine by name, with its nesting: 0 at the top level, 1 inside a Parallel's branches... */
+export function statesByName(
+  machine: AslMachine,
+  depth = 0,
+  into = new Map<string, { state: AslState; depth: number }>(),
+): Map<string, { state: AslState; depth: number }> {
+  for (const [name, state] of Object.entries(machine.States)) {
+    into.set(name, { state, depth });
+    for (const branch of state.Branches ?? []) statesByName(branch, depth + 1, into);
+  }
+  return into;
+}

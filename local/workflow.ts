@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
-import { AslMachineSchema, type AslState } from "./asl";
+import { AslMachineSchema, type AslState, statesByName } from "./asl";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
 
@@ -224,14 +224,6 @@ class ExecutionRecorder {
   }
 }
 
-function stateDepths(states: Record<string, AslState>, depth = 0, into = new Map<string, number>()) {
-  for (const [name, state] of Object.entries(states)) {
-    into.set(name, depth);
-    for (const branch of state.Branches ?? []) stateDepths(branch.States, depth + 1, into);
-  }
-  return into;
-}
-
 function taskStates(states: Record<string, AslState>): [string, AslState][] {
   return Object.entries(states).flatMap(([name, state]) => [
     ...(state.Type === "Task" ? [[name, state] as [string, AslState]] : []),
@@ -316,7 +308,7 @@ export class LocalStateMachine {
 
   constructor(readonly options: LocalStateMachineOptions) {
     const asl = AslMachineSchema.parse(options.definition);
-    this.depths = stateDepths(asl.States);
+    this.depths = new Map([...statesByName(asl)].map(([name, { depth }]) => [name, depth]));
     this.machine = new StateMachine(options.definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
       validationOptions: { checkArn: false },
     });

@@ -9,7 +9,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
-import { type AslMachine, AslMachineSchema, type AslState } from "../local/asl";
+import { AslMachineSchema, type AslState, statesByName } from "../local/asl";
 import { findStack, requireStack, STACK_FILE, type StackInfo } from "../local/stack-file";
 
 /** Bad arguments: the message and exit code 2. */
@@ -147,18 +147,10 @@ export interface MachineStates {
   readonly states: ReadonlyMap<string, { state: AslState; depth: number }>;
 }
 
-function flatten(machine: AslMachine, depth: number, into: Map<string, { state: AslState; depth: number }>) {
-  for (const [name, state] of Object.entries(machine.States)) {
-    into.set(name, { state, depth });
-    for (const branch of state.Branches ?? []) flatten(branch, depth + 1, into);
-  }
-  return into;
-}
-
 export async function machineStates(sfn: SFNClient, stateMachineArn: string): Promise<MachineStates> {
   const { definition, type } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
   const machine = AslMachineSchema.parse(JSON.parse(definition ?? "{}"));
-  return { type: type ?? "STANDARD", states: flatten(machine, 0, new Map()) };
+  return { type: type ?? "STANDARD", states: statesByName(machine) };
 }
 
 /** An execution's ARN from its name (executions of an EXPRESS machine live under `:express:`). */
