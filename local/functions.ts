@@ -1,5 +1,7 @@
 // The template's functions, run in-process from the bundles the images and the zip ship (build/<name>/index.mjs):
-// each container a worker thread (local/lambda-worker.mjs) with the function's template environment. Invocations are JSON in and out, as Lambda's; a thrown error comes back as Lambda reports it.
+// each container a worker thread (local/lambda-worker.mjs) with the function's template environment, scaled out
+// on demand as Lambda scales execution environments. Invocations are JSON in and out, as Lambda's; a thrown error
+// comes back as Lambda reports it.
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -13,10 +15,12 @@ export interface LocalFunction {
   readonly logicalId: string;
   readonly name: string;
   readonly arn: string;
-  /** The bundle's directory under build/ (validator, matcher...). */
-  readonly codeName: string;
+  /** The bundle: build/<name>/index.mjs, <name> the function's directory under functions/. */
+  readonly bundle: string;
   readonly handlerName: string;
   readonly timeoutSeconds: number;
+  /** Most containers at once: the template's ReservedConcurrentExecutions, else the local cap. */
+  readonly concurrency: number;
   readonly memorySize: number;
   readonly environment: Readonly<Record<string, string>>;
   /** The function's Events, resolved against the local stack (SQS event sources among them). */
@@ -41,6 +45,7 @@ const FunctionProperties = z.object({
   ImageConfig: z.object({ Command: z.array(z.string()).optional() }).optional(),
   Timeout: z.coerce.number().int().positive().optional(),
   MemorySize: z.coerce.number().int().positive().optional(),
+  ReservedConcurrentExecutions: z.coerce.number().int().positive().optional(),
   Events: z
     .record(z.string(), z.object({ Type: z.string(), Properties: z.record(z.string(), z.unknown()) }))
     .optional(),
@@ -63,13 +68,23 @@ function dockerCommand(dockerfile: string): string[] {
   return z.array(z.string()).parse(JSON.parse(cmd));
 }
 
+/** Containers per function when the template reserves no concurrency and the runtime options name no cap. */
+export const DEFAULT_LOCAL_CONCURRENCY = 16;
+
+const LocalConcurrency = z.coerce.number().int().positive().default(DEFAULT_LOCAL_CONCURRENCY);
+
 /** Every function of the template as the local stack runs it. */
 export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntimeOptions): LocalFunction[] {
   const resolver = stackResolver(stack, runtime.redisUrl);
   const environments = functionEnvironments(stack, runtime);
   const globals = Globals.parse(resolver.template.Globals.Function);
+  const localCap = runtime.concurrency ?? LocalConcurrency.parse(process.env.TRADEFLOW_LOCAL_CONCURRENCY);
   return resolver.resourcesOfType("AWS::Serverless::Function").map(([logicalId, resource]) => {
-    const properties = FunctionProperties.parse(resource.Properties);
+    // Only the properties the schema names are resolved (conditions, parameters, AWS::NoValue): policies and VPC
+    // settings mean nothing locally.
+    const wanted = Object.keys(FunctionProperties.shape).filter((key) => resource.Properties[key] !== undefined);
+    const given = Object.fromEntries(wanted.map((key) => [key, resource.Properties[key]]));
+    const properties = FunctionProperties.parse(resolver.resolve(given));
     const metadata = FunctionMetadata.parse(resource.Metadata ?? {});
     const source = metadata.Dockerfile ?? metadata.BuildProperties?.EntryPoints[0];
     if (!source) throw new Error(`${logicalId} names neither a Dockerfile nor esbuild EntryPoints`);
@@ -81,180 +96,160 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
     const handlerName = handler?.split(".").pop();
     if (!handlerName) throw new Error(`${logicalId} has no handler`);
     const name = `${stack.stackName}-${logicalId}`;
-    const events = Object.fromEntries(
-      Object.entries(properties.Events ?? {}).map(([id, event]) => {
-        const resolved = z.record(z.string(), z.unknown()).parse(resolver.resolve(event.Properties));
-        return [id, { Type: event.Type, Properties: resolved }];
-      }),
-    );
     return {
       logicalId,
       name,
       arn: `arn:aws:lambda:${stack.region}:${stack.accountId}:function:${name}`,
-      codeName,
+      bundle: join(repoRoot, "build", codeName, "index.mjs"),
       handlerName,
-      timeoutSeconds: properties.Timeout ?? globals.Timeout,
+      timeoutSeconds: runtime.timeoutSeconds?.[logicalId] ?? properties.Timeout ?? globals.Timeout,
+      concurrency: properties.ReservedConcurrentExecutions ?? localCap,
       memorySize: properties.MemorySize ?? globals.MemorySize,
       environment: environments[logicalId] ?? {},
-      events,
+      events: properties.Events ?? {},
     };
   });
 }
 
-interface Pending {
-  resolve(payload: unknown): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 const Reply = z.union([
   z.object({ ready: z.literal(true) }),
-  z.object({ id: z.number(), ok: z.literal(true), payload: z.string() }),
-  z.object({
-    id: z.number(),
-    ok: z.literal(false),
-    errorType: z.string(),
-    errorMessage: z.string(),
-    trace: z.array(z.string()),
-  }),
+  z.object({ ok: z.literal(true), payload: z.string() }),
+  z.object({ ok: z.literal(false), errorType: z.string(), errorMessage: z.string(), trace: z.array(z.string()) }),
 ]);
 
+/**
+ * One execution environment: a worker thread that imports the bundle once (the cold start), then runs one
+ * invocation at a time, as a Lambda container does (module state such as Powertools' BatchProcessor assumes it).
+ * A timeout ends it, as Lambda ends a sandbox whose handler overran, so a handler still running is never handed
+ * the next invocation; a crash ends it too.
+ */
 class FunctionContainer {
-  private worker: Worker | undefined;
-  private ready: Promise<void> | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
+  private readonly worker: Worker;
+  private readonly ready: Promise<void>;
+  private current: { resolve(payload: unknown): void; reject(err: Error): void } | undefined;
+  private ended = false;
 
   constructor(
-    readonly fn: LocalFunction,
-    private readonly baseEnvironment: Readonly<Record<string, string>>,
-    private readonly log: NodeJS.WritableStream | undefined,
-  ) {}
-
-  private start(): Promise<void> {
-    const bundle = join(repoRoot, "build", this.fn.codeName, "index.mjs");
-    if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build`);
-    const worker = new Worker(new URL("./lambda-worker.mjs", import.meta.url), {
+    private readonly fn: LocalFunction,
+    baseEnvironment: Readonly<Record<string, string>>,
+    log: NodeJS.WritableStream | undefined,
+  ) {
+    this.worker = new Worker(new URL("./lambda-worker.mjs", import.meta.url), {
       workerData: {
-        bundle: pathToFileURL(bundle).href,
-        handlerName: this.fn.handlerName,
-        functionName: this.fn.name,
-        functionArn: this.fn.arn,
-        memorySize: this.fn.memorySize,
+        bundle: pathToFileURL(fn.bundle).href,
+        handlerName: fn.handlerName,
+        functionName: fn.name,
+        functionArn: fn.arn,
+        memorySize: fn.memorySize,
       },
       env: {
-        ...this.baseEnvironment,
-        ...this.fn.environment,
-        AWS_LAMBDA_FUNCTION_NAME: this.fn.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.fn.memorySize),
+        ...baseEnvironment,
+        ...fn.environment,
+        AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
         AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
-        _HANDLER: `index.${this.fn.handlerName}`,
+        _HANDLER: `index.${fn.handlerName}`,
       },
       stdout: true,
       stderr: true,
     });
-    for (const stream of [worker.stdout, worker.stderr]) {
-      if (this.log) stream.pipe(this.log, { end: false });
+    for (const stream of [this.worker.stdout, this.worker.stderr]) {
+      if (log) stream.pipe(log, { end: false });
       else stream.resume();
     }
-    this.worker = worker;
-    return new Promise((resolve, reject) => {
-      worker.on("message", (message: unknown) => {
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.on("message", (message: unknown) => {
         const reply = Reply.parse(message);
         if ("ready" in reply) return resolve();
-        const pending = this.pending.get(reply.id);
-        if (!pending) return;
-        this.pending.delete(reply.id);
-        clearTimeout(pending.timer);
-        if (reply.ok) pending.resolve(JSON.parse(reply.payload));
-        else pending.reject(new LambdaFunctionError(reply.errorType, reply.errorMessage, reply.trace));
+        const current = this.current;
+        this.current = undefined;
+        if (reply.ok) current?.resolve(JSON.parse(reply.payload));
+        else current?.reject(new LambdaFunctionError(reply.errorType, reply.errorMessage, reply.trace));
       });
-      // A crashed container fails what it was running (Runtime.ExitError) and is replaced on the next invoke.
-      const crashed = (err: Error) => {
-        if (this.worker === worker) {
-          this.worker = undefined;
-          this.ready = undefined;
-        }
+      const exited = (err: Error) => {
+        this.ended = true;
         reject(err);
-        for (const [id, pending] of this.pending) {
-          clearTimeout(pending.timer);
-          this.pending.delete(id);
-          pending.reject(new LambdaFunctionError("Runtime.ExitError", `${this.fn.name}: ${err.message}`));
-        }
+        const current = this.current;
+        this.current = undefined;
+        current?.reject(new LambdaFunctionError("Runtime.ExitError", `${fn.name}: ${err.message}`));
       };
-      worker.on("error", crashed);
-      worker.on("exit", (code) => crashed(new Error(`the runtime exited with code ${code}`)));
+      this.worker.on("error", exited);
+      this.worker.on("exit", (code) => exited(new Error(`the runtime exited with code ${code}`)));
     });
   }
 
+  /** False once the runtime has ended: it crashed, timed out or was stopped. */
+  get alive(): boolean {
+    return !this.ended;
+  }
+
   async invoke(event: unknown): Promise<unknown> {
-    this.ready ??= this.start();
     await this.ready;
-    const worker = this.worker;
-    if (!worker) throw new LambdaFunctionError("Runtime.ExitError", `${this.fn.name} is not running`);
-    const id = this.nextId++;
+    if (this.ended) throw new LambdaFunctionError("Runtime.ExitError", `${this.fn.name} is not running`);
     const timeoutMs = this.fn.timeoutSeconds * 1000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new LambdaFunctionError(
-            "Sandbox.Timedout",
-            `Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds`,
-          ),
-        );
+        this.current = undefined;
+        void this.stop();
+        const seconds = this.fn.timeoutSeconds.toFixed(2);
+        reject(new LambdaFunctionError("Sandbox.Timedout", `Task timed out after ${seconds} seconds`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, payload: JSON.stringify(event ?? null), deadline: Date.now() + timeoutMs });
+      this.current = {
+        resolve: (payload) => {
+          clearTimeout(timer);
+          resolve(payload);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.worker.postMessage({ payload: JSON.stringify(event ?? null), deadline: Date.now() + timeoutMs });
     });
   }
 
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.ready = undefined;
-    if (worker) await worker.terminate();
+    this.ended = true;
+    await this.worker.terminate();
   }
 }
 
-export interface FunctionHostOptions {
-  /** Variables every function gets under its own: credentials, region, the local endpoints. */
-  readonly baseEnvironment: Readonly<Record<string, string>>;
-  /** Each function's stdout and stderr (its Powertools logs and EMF metrics) go to <logDir>/<LogicalId>.log. */
-  readonly logDir?: string;
-  /** Warm containers per function; more concurrent invocations wait for one to be free. */
-  readonly containersPerFunction?: number;
-}
-
 /**
- * One function's containers. Like Lambda's, each runs one invocation at a time (module state such as Powertools'
- * BatchProcessor assumes it); a new one starts, cold, while all are busy and the cap is not reached.
+ * One function's containers, scaled as Lambda scales them: a free (warm) container takes the invocation; while
+ * all are busy a new one starts (cold), up to the function's concurrency; beyond that the invocation waits for a
+ * container to be free (where Lambda would throttle: see docs/local.md).
  */
 class FunctionPool {
-  private readonly all: FunctionContainer[] = [];
+  private readonly containers = new Set<FunctionContainer>();
   private readonly idle: FunctionContainer[] = [];
   private readonly waiting: ((container: FunctionContainer) => void)[] = [];
 
   constructor(
     private readonly create: () => FunctionContainer,
-    private readonly max: number,
+    private readonly concurrency: number,
   ) {}
 
+  private coldStart(): FunctionContainer {
+    const container = this.create();
+    this.containers.add(container);
+    return container;
+  }
+
   private acquire(): Promise<FunctionContainer> {
-    const free = this.idle.pop();
-    if (free) return Promise.resolve(free);
-    if (this.all.length < this.max) {
-      const container = this.create();
-      this.all.push(container);
-      return Promise.resolve(container);
+    for (let warm = this.idle.pop(); warm; warm = this.idle.pop()) {
+      if (warm.alive) return Promise.resolve(warm);
+      this.containers.delete(warm);
     }
+    if (this.containers.size < this.concurrency) return Promise.resolve(this.coldStart());
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
+  /** An ended container gives its place to a fresh one. */
   private release(container: FunctionContainer): void {
+    if (!container.alive) this.containers.delete(container);
     const next = this.waiting.shift();
-    if (next) next(container);
-    else this.idle.push(container);
+    if (next) next(container.alive ? container : this.coldStart());
+    else if (container.alive) this.idle.push(container);
   }
 
   async invoke(event: unknown): Promise<unknown> {
@@ -267,8 +262,15 @@ class FunctionPool {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.all.map((c) => c.stop()));
+    await Promise.all([...this.containers].map((c) => c.stop()));
   }
+}
+
+export interface FunctionHostOptions {
+  /** Variables every function gets under its own: credentials, region, the local endpoints. */
+  readonly baseEnvironment: Readonly<Record<string, string>>;
+  /** Each function's stdout and stderr (its Powertools logs and EMF metrics) go to <logDir>/<LogicalId>.log. */
+  readonly logDir?: string;
 }
 
 export class FunctionHost {
@@ -280,11 +282,12 @@ export class FunctionHost {
   ) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
     for (const fn of functions) {
+      if (!existsSync(fn.bundle)) throw new Error(`${fn.bundle} is missing: run npm run build`);
       const log = options.logDir
         ? createWriteStream(join(options.logDir, `${fn.logicalId}.log`), { flags: "a" })
         : undefined;
       const create = () => new FunctionContainer(fn, options.baseEnvironment, log);
-      this.pools.set(fn.logicalId, new FunctionPool(create, options.containersPerFunction ?? 4));
+      this.pools.set(fn.logicalId, new FunctionPool(create, fn.concurrency));
     }
   }
 

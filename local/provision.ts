@@ -408,6 +408,13 @@ export interface LocalRuntimeOptions {
    * By default it is dropped, and the functions connect without AUTH.
    */
   readonly redisAuth?: boolean;
+  /**
+   * Most containers of a function whose template sets no ReservedConcurrentExecutions. By default
+   * TRADEFLOW_LOCAL_CONCURRENCY, else 16.
+   */
+  readonly concurrency?: number;
+  /** Function timeouts by logical id instead of the template's Timeout: tests that force a timeout. */
+  readonly timeoutSeconds?: Readonly<Record<string, number>>;
 }
 
 /** Each function's environment as deployed (Globals merged under the function's own), pointed at the local stack. */

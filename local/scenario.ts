@@ -28,8 +28,9 @@ import {
   type Venue,
   venueSource,
 } from "../layers/common/src/contracts";
-import { formatScaled, fromUnits, multiply, parseDecimal, toUnits } from "../layers/common/src/decimal";
+import { compareDecimal, formatScaled, fromUnits, multiply, parseDecimal, toUnits } from "../layers/common/src/decimal";
 import { type Instrument, SAMPLE_INSTRUMENTS } from "../layers/common/src/instruments";
+import type { RejectReason } from "../layers/common/src/orderbook";
 
 export type ScenarioKind = "ORDER" | "CANCEL" | "VENUE_TRADE" | "INVALID";
 
@@ -93,7 +94,8 @@ export const SCENARIO_DEFAULTS = {
 
 /**
  * How each symbol trades. Prices stay within open ± (walk + depth) grains, which keeps every order and trade of
- * a symbol in one alert zone and inside its price band from any earlier trade. A grain is a multiple of the tick.
+ * a symbol in one alert zone and inside the price band around any price the engine can trade at (the engine
+ * trades only at limit prices, all in that range). A grain is a multiple of the tick.
  */
 interface Profile {
   readonly open: string;
@@ -178,7 +180,8 @@ const BPS = 10_000n;
 
 /**
  * A symbol can carry excursions if its whole range sits between the thresholds and a print up to SPIKE_TICKS
- * above the high threshold is inside the price band from any price of the range, and the range from it.
+ * above the high threshold is inside the price band around any price of the range: the recorder holds a venue
+ * print to the band around the engine's last trade price, always a limit price of the range.
  */
 function spikeBase(m: Market, thresholds: AlertThresholds): bigint | null {
   const t = thresholdsFor(thresholds, m.instrument.symbol);
@@ -187,15 +190,22 @@ function spikeBase(m: Market, thresholds: AlertThresholds): bigint | null {
   const base = floorUnits(t.high, m.instrument.tickSize);
   const top = base + BigInt(SPIKE_TICKS);
   const bps = BigInt(m.instrument.priceBandBps);
-  const inBand = top * BPS <= m.lo * (BPS + bps) && top * (BPS - bps) <= m.lo * BPS;
-  return inBand ? base : null;
+  return top * BPS <= m.lo * (BPS + bps) ? base : null;
 }
 
-/** Any two prices of the range must be inside each other's band, or the validator would refuse some orders. */
-function assertBand(m: Market): void {
-  const bps = BigInt(m.instrument.priceBandBps);
+/**
+ * The engine refuses a limit price outside the band around its last trade price (a price of the range) and a
+ * market order whose notional at that price exceeds maxNotional: the profile must give it neither to refuse.
+ */
+function assertEngineAccepts(m: Market): void {
+  const { symbol, priceBandBps, tickSize, lotSize, maxNotional } = m.instrument;
+  const bps = BigInt(priceBandBps);
   if (m.hi * BPS > m.lo * (BPS + bps) || m.lo * BPS < m.hi * (BPS - bps)) {
-    throw new RangeError(`${m.instrument.symbol}: the profile's range is wider than the price band`);
+    throw new RangeError(`${symbol}: the profile's range is wider than the price band`);
+  }
+  const largest = multiply(fromUnits(m.hi, tickSize), fromUnits(BigInt(m.profile.maxLots), lotSize));
+  if (compareDecimal(largest, maxNotional) > 0) {
+    throw new RangeError(`${symbol}: the profile's largest market order is above maxNotional`);
   }
 }
 
@@ -268,7 +278,7 @@ class ScenarioBuilder {
   constructor(private readonly o: ResolvedOptions) {
     this.rng = new Rng(o.seed);
     this.markets = o.symbols.map(market);
-    this.markets.forEach(assertBand);
+    this.markets.forEach(assertEngineAccepts);
     this.clients = Array.from({ length: o.clients }, (_, i) => `C-${i + 1}`);
   }
 
@@ -288,7 +298,7 @@ class ScenarioBuilder {
     let placed = 0;
     let invalid = 0;
 
-    // Opening prints: every symbol starts with a last trade price, so the validator's band check is live at once.
+    // Opening prints: every symbol has a venue print from the start, so its alert zone is known whatever the draw.
     for (const m of this.markets) this.venueTrade(m, m.mid);
     for (;;) {
       // Excursions spread evenly over the order flow: a print above the high threshold, then one back at the mid.
@@ -620,6 +630,19 @@ export function buildScenario(options: ScenarioOptions): ScenarioEvent[] {
 
 export type OrderStyle = "GTC" | "POST_ONLY" | "IOC" | "FOK" | "MARKET";
 
+/**
+ * The engine's refusals a scenario cannot count: they depend on the order in which concurrent executions reach
+ * the book (a cancel before its order or after its last fill, a post-only or FOK order against the book of that
+ * moment). Every other rejection is predicted, by stage and reason: the validator's, one per INVALID event, and
+ * none from the engine's band and market notional checks or the recorder's band (see assertEngineAccepts).
+ */
+export const TIMING_DEPENDENT_REFUSALS: readonly RejectReason[] = [
+  "UNKNOWN_ORDER",
+  "ORDER_NOT_OPEN",
+  "POST_ONLY_WOULD_CROSS",
+  "FOK_NOT_FILLABLE",
+];
+
 export interface ScenarioExpectations {
   readonly events: number;
   readonly byKind: Readonly<Record<ScenarioKind, number>>;
@@ -629,7 +652,7 @@ export interface ScenarioExpectations {
   readonly bySymbol: Readonly<Record<string, number>>;
   /** Valid trade reports per venue. */
   readonly byVenue: Readonly<Record<Venue, number>>;
-  /** What the validator must reject, by reason code: one per INVALID event. */
+  /** What the validator must reject (recorded with stage VALIDATION), by reason code: one per INVALID event. */
   readonly rejections: Readonly<Partial<Record<ReasonCode, number>>>;
   /**
    * Alerts the alerter raises when every trade is processed in trade-time order from an empty alerts table:

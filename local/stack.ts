@@ -10,7 +10,13 @@ import { z } from "zod";
 import { LocalEventBus, type LocalRule } from "./eventbus";
 import { FunctionHost, type LocalFunction, localFunctions } from "./functions";
 import { Gateway } from "./gateway";
-import { type ProvisionedResources, provisionFromTemplate, stackResolver, workflowDefinition } from "./provision";
+import {
+  type LocalRuntimeOptions,
+  type ProvisionedResources,
+  provisionFromTemplate,
+  stackResolver,
+  workflowDefinition,
+} from "./provision";
 import { type LocalServer, startDynamoDbLocal, startMoto, startRedis } from "./servers";
 import { SqsEventSource } from "./sqs-event-source";
 import { LocalStateMachine } from "./workflow";
@@ -33,7 +39,11 @@ export interface LocalStackOptions {
     readonly eventRetryBaseMs?: number;
     /** When failed SQS messages come back, instead of the queue's VisibilityTimeout. */
     readonly sqsRetryVisibilitySeconds?: number;
+    /** Function timeouts by logical id, instead of the template's Timeout. */
+    readonly functionTimeoutSeconds?: Readonly<Record<string, number>>;
   };
+  /** Most containers per function without ReservedConcurrentExecutions (TRADEFLOW_LOCAL_CONCURRENCY, else 16). */
+  readonly concurrency?: number;
   /** Finished executions kept for the Step Functions API. */
   readonly retainExecutions?: number;
   readonly maxRunningExecutions?: number;
@@ -55,6 +65,8 @@ export interface LocalStack {
   readonly topicInboxes: Readonly<Record<string, string>>;
   /** The redis-server this stack started (to kill and restart in fault tests); absent with given servers. */
   readonly redis?: LocalServer;
+  /** The DynamoDB Local this stack started (to freeze in fault tests); absent with given servers. */
+  readonly dynamo?: LocalServer;
   /** Resolves when nothing is in flight: no delivery pending, no execution running, the alert queue drained. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -108,18 +120,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   try {
     let redis: LocalServer | undefined;
+    let dynamo: LocalServer | undefined;
     let servers = options.servers;
     if (!servers) {
       const dataDir = options.redisDataDir ?? mkdtempSync(join(tmpdir(), "tradeflow-redis-"));
       mkdirSync(dataDir, { recursive: true });
-      const [r, dynamo, moto] = await Promise.all([
-        startRedis(undefined, { dataDir }),
-        startDynamoDbLocal(),
-        startMoto(),
-      ]);
-      started.push(r, dynamo, moto);
+      const [r, d, moto] = await Promise.all([startRedis(undefined, { dataDir }), startDynamoDbLocal(), startMoto()]);
+      started.push(r, d, moto);
       redis = r;
-      servers = { redisUrl: r.endpoint, dynamoEndpoint: dynamo.endpoint, motoEndpoint: moto.endpoint };
+      dynamo = d;
+      servers = { redisUrl: r.endpoint, dynamoEndpoint: d.endpoint, motoEndpoint: moto.endpoint };
     }
     // Credentials only have to be well-formed: moto keys its account off them, DynamoDB Local its database.
     process.env.AWS_ACCESS_KEY_ID ??= "testing";
@@ -137,7 +147,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const endpoint = `http://127.0.0.1:${port}`;
 
     const sqs = new SQSClient({ endpoint: servers.motoEndpoint, region });
-    const functions = functionHost(resources, { ...servers, gateway: endpoint }, options.logDir);
+    const functions = functionHost(
+      resources,
+      { ...servers, gateway: endpoint },
+      {
+        logDir: options.logDir,
+        concurrency: options.concurrency,
+        timeoutSeconds: options.timing?.functionTimeoutSeconds,
+      },
+    );
     stops.push(() => functions.stop());
 
     const machine = localStateMachine(resources, functions, sqs, options);
@@ -188,6 +206,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       eventSources,
       topicInboxes,
       ...(redis && { redis }),
+      ...(dynamo && { dynamo }),
       async idle() {
         // Executions feed the alert queue, alerts start nothing: settle in that order until a pass finds it all quiet.
         do {
@@ -211,11 +230,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 export function functionHost(
   resources: ProvisionedResources,
   endpoints: { redisUrl: string; dynamoEndpoint: string; motoEndpoint: string; gateway?: string },
-  logDir?: string,
+  options: Omit<LocalRuntimeOptions, "redisUrl"> & { logDir?: string } = {},
 ): FunctionHost {
   const { region } = resources;
+  const { logDir, ...runtime } = options;
   const gateway = endpoints.gateway ?? endpoints.motoEndpoint;
-  return new FunctionHost(localFunctions(resources, { redisUrl: endpoints.redisUrl }), {
+  return new FunctionHost(localFunctions(resources, { ...runtime, redisUrl: endpoints.redisUrl }), {
     baseEnvironment: {
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,

@@ -200,7 +200,11 @@ export class TemplateResolver {
       case "Condition":
         return this.condition(String(arg));
       case "Fn::Equals": {
-        const [left, right] = this.list(arg, 2).map((side) => JSON.stringify(this.resolve(side)));
+        // CloudFormation compares scalars as strings: a Number parameter "0" equals the literal 0.
+        const [left, right] = this.list(arg, 2).map((side) => {
+          const value = this.resolve(side);
+          return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+        });
         return left === right;
       }
       case "Fn::Not":

@@ -4,6 +4,7 @@
 // stated assumption or a dated us-east-1 list price below. `--check` fails when the committed doc is stale.
 
 import { readFileSync, writeFileSync } from "node:fs";
+import { parseRecordInput, planRecord, type RecordPlan } from "@tradeflow/common/recorder";
 import { z } from "zod";
 import { type AslMachine, AslMachineSchema, type AslState } from "../local/asl";
 import { loadTemplate, TemplateResolver, templateFile } from "../local/template";
@@ -165,12 +166,57 @@ const DURATION_MS: Record<string, number> = {
   AlerterFunction: 150,
 };
 
-/** Compliance-table items the recorder writes per recorded thing (see docs/data-model.md), assumed <= 1 KB each. */
-const RECORDED_ITEMS = {
-  acceptedOrderEvent: { items: 3, indexed: 2, text: "receipt, order fact, order META" },
-  rejectedOrderEvent: { items: 2, indexed: 1, text: "receipt, rejection fact" },
-  venueTrade: { items: 2, indexed: 1, text: "receipt, trade fact" },
-  fill: { items: 2, indexed: 2, text: "trade fact, maker order META" },
+// ---------------------------------------------------------------- what the recorder writes, from its own plans
+
+/** One recorded thing: its conditional PutItems, the WRUs they bill and the GSI entries they write. */
+interface Writes {
+  readonly text: string;
+  readonly calls: number;
+  readonly wru: number;
+  readonly indexWru: number;
+}
+
+const GSI_KEYS = ["gsi1pk", "gsi2pk"];
+const kb = (item: Record<string, unknown>) => Math.ceil(Buffer.byteLength(JSON.stringify(item)) / 1024);
+
+function writesOf(text: string, items: readonly Record<string, unknown>[], share = 1): Writes {
+  return {
+    text,
+    calls: items.length / share,
+    wru: items.reduce((n, i) => n + kb(i), 0) / share,
+    indexWru: items.reduce((n, i) => n + GSI_KEYS.filter((k) => k in i).length * kb(i), 0) / share,
+  };
+}
+
+const samplePlan = (file: string): RecordPlan =>
+  planRecord(parseRecordInput(JSON.parse(readFileSync(templateFile(`events/recorder/${file}`), "utf8"))));
+const itemsOf = (plan: RecordPlan, about: (orderId: unknown) => boolean) =>
+  [...(plan.receipt ? [plan.receipt] : []), ...plan.facts, ...plan.states]
+    .map((w) => w.item)
+    .filter((i) => about(i.orderId));
+const matched = samplePlan("record-matched-order.json");
+const makers = new Set(matched.states.slice(1).map((s) => s.state.orderId));
+const all = () => true;
+
+/** Sample Record inputs in events/recorder, planned by the recorder: the model moves when its writes do. */
+const RECORDED = {
+  orderEvent: writesOf(
+    "accepted order event: the order's new version and its state (events/recorder/record-matched-order.json)",
+    itemsOf(matched, (id) => !makers.has(String(id))),
+  ),
+  rejectedOrderEvent: writesOf(
+    "rejected event: its rejection (record-rejection.json)",
+    itemsOf(samplePlan("record-rejection.json"), all),
+  ),
+  venueTrade: writesOf(
+    "venue trade: its receipt and the trade (record-venue-trade.json)",
+    itemsOf(samplePlan("record-venue-trade.json"), all),
+  ),
+  fill: writesOf(
+    "fill: the maker's new version and its state (record-matched-order.json, per maker)",
+    itemsOf(matched, (id) => makers.has(String(id))),
+    makers.size,
+  ),
 } as const;
 
 // ---------------------------------------------------------------- what the template says
@@ -314,19 +360,19 @@ for (const p of paths) for (const id of p.walk.tasks) invocations[id] = (invocat
 const lambdaInvocations = Object.values(invocations).reduce((n, v) => n + v, 0);
 
 const rows = (() => {
-  const items = RECORDED_ITEMS;
   const recorded = [
-    [paths[0]?.count ?? 0, items.acceptedOrderEvent],
-    [paths[1]?.count ?? 0, items.rejectedOrderEvent],
-    [paths[2]?.count ?? 0, items.venueTrade],
-    [fills, items.fill],
+    [paths[0]?.count ?? 0, RECORDED.orderEvent],
+    [paths[1]?.count ?? 0, RECORDED.rejectedOrderEvent],
+    [paths[2]?.count ?? 0, RECORDED.venueTrade],
+    [fills, RECORDED.fill],
   ] as const;
-  const written = recorded.reduce((n, [count, i]) => n + count * i.items, 0);
-  const indexed = recorded.reduce((n, [count, i]) => n + count * i.indexed, 0);
-  // Transactional writes cost 2 WRU per item; each GSI an item is in costs 1 WRU, in every region.
-  const wru = 2 * written + gsiCount * indexed * (1 + replicaRegions) + ticks; // + the alerter's state put
+  const sum = (f: (w: Writes) => number) => recorded.reduce((n, [count, w]) => n + count * f(w), 0);
+  // Plain PutItems bill their size in WRUs; each GSI an item is in costs as much again, in every region.
+  const written = sum((w) => w.wru);
+  const wru = written + sum((w) => w.indexWru) * (1 + replicaRegions) + ticks; // + the alerter's state put
   const rwru = written * replicaRegions;
-  const rru = orderEvents + ticks; // validator's LAST_TRADE read, the alerter's consistent state read
+  const rru = ticks; // the alerter's consistent state read; the validator reads no table
+  const dynamoCalls = sum((w) => w.calls);
   const workflowLogEvents =
     workflowLogLevel === "ALL" ? paths.reduce((n, p) => n + p.count * (2 * p.walk.transitions + 2), 0) : 0;
   const lambdaLogGb = (lambdaInvocations * a("lambdaLogBytes")) / 1e9;
@@ -362,7 +408,7 @@ const rows = (() => {
       string,
       number,
     ][],
-    stats: { wru, rwru, rru, transitions, expressGbSeconds, workflowLogGb, lambdaLogGb },
+    stats: { wru, rwru, rru, dynamoCalls, transitions, expressGbSeconds, workflowLogGb, lambdaLogGb },
   };
 })();
 
@@ -467,11 +513,14 @@ ${workflowLogLevel} (IncludeExecutionData ${machineProps.Logging.IncludeExecutio
 X-Ray active on every function and the state machine. DynamoDB: ${count(rows.stats.wru)} WRU, ${count(rows.stats.rwru)} rWRU,
 ${count(rows.stats.rru)} RRU. Logs: ${rows.stats.lambdaLogGb.toFixed(2)} GB from functions, ${rows.stats.workflowLogGb.toFixed(2)} GB from the workflow.
 
-## Recorder writes (assumed, <= 1 KB items, written in transactions)
+## Recorder writes (planned by the recorder on the samples in events/recorder)
+
+Conditional PutItems, no reads and no transactions: ${count(rows.stats.dynamoCalls)} requests per million orders,
+${(rows.stats.dynamoCalls / executions).toFixed(2)} per execution.
 
 ${table(
-  ["recorded", "items", "items in every GSI"],
-  Object.values(RECORDED_ITEMS).map((r) => [r.text, r.items, r.indexed]),
+  ["recorded", "PutItems", "WRU", "GSI WRU (per region)"],
+  Object.values(RECORDED).map((w) => [w.text, w.calls, w.wru, w.indexWru]),
 )}
 
 ## Assumptions

@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     });
     if (stack && resources.stackName !== stack.stackName)
       throw new UsageError(`stage ${stage} is stack ${resources.stackName}, but the running one is ${stack.stackName}`);
-    const host = functionHost(resources, endpoints, logDir);
+    const host = functionHost(resources, endpoints, { logDir });
     const stopFollowing = follow(join(logDir, `${logicalId}.log`));
     try {
       printJson(await host.invoke(logicalId, event));

@@ -3,9 +3,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { correlationIds } from "@tradeflow/common/contracts";
+import { correlationIds, type RecordSummary } from "@tradeflow/common/contracts";
 import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
-import { type RecordSummary, recordExecution } from "@tradeflow/common/recorder";
+import { recordExecution } from "@tradeflow/common/recorder";
 import { z } from "zod";
 
 const env = z
@@ -37,6 +37,7 @@ export const handler = withObservability(async (event: unknown): Promise<RecordS
     }
     if (recorded.outcome === "CONFLICT") metrics.addMetric("RejectionsRecorded", MetricUnit.Count, 1);
     metrics.addMetric("DuplicatesSkipped", MetricUnit.Count, recorded.duplicates);
+    metrics.addMetric("DynamoDBRequests", MetricUnit.Count, recorded.dynamoCalls);
     logger.info("recorded", { ...recorded });
     return recorded;
   } catch (err) {

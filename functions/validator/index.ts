@@ -1,20 +1,12 @@
 // Validate state: EventBridge event in, ValidatedEvent out, or ValidationRejected for the state machine to catch.
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ConfigurationError, loadConfig } from "@tradeflow/common/config";
+import { loadConfig } from "@tradeflow/common/config";
 import { correlationIds, type ValidatedEvent, ValidationRejected } from "@tradeflow/common/contracts";
 import { InstrumentListSchema, instrumentRegistry } from "@tradeflow/common/instruments";
-import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
-import { lastTradePriceFromTable, type ValidationSources, validateEvent } from "@tradeflow/common/validation";
-
-const table = process.env.COMPLIANCE_TABLE;
-if (!table) throw new ConfigurationError("COMPLIANCE_TABLE is not set");
-
-const documents = DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})));
+import { logger, MetricUnit, metrics, withObservability } from "@tradeflow/common/observability";
+import { type ValidationSources, validateEvent } from "@tradeflow/common/validation";
 
 const sources: ValidationSources = {
   instruments: async () => instrumentRegistry(await loadConfig("instruments", InstrumentListSchema)),
-  lastTradePrice: lastTradePriceFromTable(documents, table),
 };
 
 export const handler = withObservability(async (event: unknown): Promise<ValidatedEvent> => {

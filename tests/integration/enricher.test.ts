@@ -21,10 +21,10 @@ import { MatchingEngine } from "@tradeflow/common/orderbook";
 import { connectRedis } from "@tradeflow/common/redis";
 import type { Context } from "aws-lambda";
 import { Redis } from "ioredis";
-import { orderEvent, tradeEvent } from "../../layers/common/src/contracts/test-events";
-import { BAD_INPUTS } from "../../layers/common/src/validation/bad-inputs";
 import { freePort } from "../../local/servers";
+import { BAD_INPUTS } from "../support/bad-inputs";
 import { useFunctionEnvironments } from "../support/function-environment";
+import { orderEvent, tradeEvent } from "../support/test-events";
 
 type Handler = (event: unknown, context: Context) => Promise<Enrichment>;
 

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { parsePriceTick } from "@tradeflow/common/alerts";
-import type { RecordSummary } from "@tradeflow/common/recorder";
+import type { RecordSummary } from "@tradeflow/common/contracts";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { repoRoot } from "../../local/servers";
 import { clients, createRecordingStack, drain, lambdaContext, type RecordingStack, scanAll } from "./recording-stack";

@@ -1,30 +1,51 @@
 // Random command streams through the engine (real Redis) and through the reference model.
 // fast-check prints the seed and the shrunk stream of any failure, so every failure replays exactly.
 import { fromUnits } from "@tradeflow/common/decimal";
-import type { EngineCommandInput, MatchingEngine, Trade } from "@tradeflow/common/orderbook";
+import { type Instrument, instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
+import {
+  type CommandResult,
+  type EngineCommandInput,
+  MatchingEngine,
+  type OrderState,
+  type Trade,
+} from "@tradeflow/common/orderbook";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
-import { checkInvariants, connect, engineOn, instruments } from "../support/book-fixture";
+import { checkInvariants, connect, engineOn } from "../support/book-fixture";
 import { ReferenceBook } from "../support/reference-book";
 
 const SYMBOLS = ["AAPL", "BTC-USD", "ETH-USD"] as const;
 const MID_TICKS = { AAPL: 10_000n, "BTC-USD": 6_500_000n, "ETH-USD": 320_000n };
 const CLIENTS = ["alice", "bob", "carol"];
+// A market order of about 30 lots at the mid reaches the maximum notional, so streams cross that bound.
+const MAX_NOTIONAL = { AAPL: "3000", "BTC-USD": "195", "ETH-USD": "96" };
+const INSTRUMENTS: Instrument[] = SAMPLE_INSTRUMENTS.map((i) => ({
+  ...i,
+  maxNotional: MAX_NOTIONAL[i.symbol as (typeof SYMBOLS)[number]],
+}));
+const instruments = instrumentRegistry(INSTRUMENTS);
+/** The price band's half-width at the mid, in ticks: limit prices drawn near it land on both sides of the edge. */
+const bandTicks = (symbol: (typeof SYMBOLS)[number]) =>
+  (MID_TICKS[symbol] * BigInt(instruments.get(symbol)!.priceBandBps)) / 10_000n;
 
+type LimitOp = {
+  kind: "limit";
+  symbol: number;
+  buy: boolean;
+  band: -1 | 0 | 1;
+  offset: number;
+  lots: number;
+  tif: 0 | 1 | 2;
+  postOnly: boolean;
+  client: number;
+};
+type MarketOp = { kind: "market"; symbol: number; buy: boolean; lots: number; client: number };
 type Op =
-  | {
-      kind: "limit";
-      symbol: number;
-      buy: boolean;
-      offset: number;
-      lots: number;
-      tif: 0 | 1 | 2;
-      postOnly: boolean;
-      client: number;
-    }
-  | { kind: "market"; symbol: number; buy: boolean; lots: number; client: number }
+  | LimitOp
+  | MarketOp
   | { kind: "cancel"; target: number; client: number }
-  | { kind: "replay"; target: number; mutate: boolean };
+  | { kind: "replay"; target: number; mutate: 0 | 1 | 2 };
+type Submit = Extract<EngineCommandInput, { type: "LIMIT" | "MARKET" }>;
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -33,6 +54,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant("limit" as const),
       symbol: fc.nat(SYMBOLS.length - 1),
       buy: fc.boolean(),
+      band: fc.constantFrom<-1 | 0 | 1>(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1),
       offset: fc.integer({ min: -8, max: 8 }),
       lots: fc.integer({ min: 1, max: 30 }),
       tif: fc.constantFrom<0 | 1 | 2>(0, 0, 0, 1, 2),
@@ -58,30 +80,40 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       client: fc.nat(CLIENTS.length - 1),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("replay" as const), target: fc.nat(), mutate: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("replay" as const), target: fc.nat(), mutate: fc.constantFrom(0, 1, 2) }),
+  },
 );
 
-/** Turns drawn ops into engine commands: unique order ids, cancels and replays aimed at earlier commands. */
+function submitCommand(o: LimitOp | MarketOp, orderId: string, symbolIndex = o.symbol): Submit {
+  const symbol = SYMBOLS[symbolIndex % SYMBOLS.length]!;
+  const inst = instruments.get(symbol)!;
+  const base = { orderId, clientId: CLIENTS[o.client]!, symbol, side: o.buy ? "BUY" : "SELL" } as const;
+  const quantity = fromUnits(BigInt(o.lots), inst.lotSize);
+  if (o.kind === "market") return { type: "MARKET", ...base, quantity };
+  return {
+    type: "LIMIT",
+    ...base,
+    quantity,
+    price: fromUnits(MID_TICKS[symbol] + BigInt(o.band) * bandTicks(symbol) + BigInt(o.offset), inst.tickSize),
+    timeInForce: (["GTC", "IOC", "FOK"] as const)[o.tif],
+    postOnly: o.postOnly && o.tif === 0,
+  };
+}
+
+/**
+ * Turns drawn ops into engine commands: unique order ids, cancels and replays aimed at earlier commands. A
+ * mutated replay reuses an id with other content: the other side, or the same order on another symbol.
+ */
 function materialize(ops: readonly Op[]): EngineCommandInput[] {
   const out: EngineCommandInput[] = [];
-  const submits: Extract<EngineCommandInput, { type: "LIMIT" | "MARKET" }>[] = [];
+  const submits: Submit[] = [];
+  const drawn = new Map<string, LimitOp | MarketOp>();
   ops.forEach((o, i) => {
     if (o.kind === "limit" || o.kind === "market") {
-      const symbol = SYMBOLS[o.symbol]!;
-      const inst = instruments.get(symbol)!;
-      const base = { orderId: `o${i}`, clientId: CLIENTS[o.client]!, symbol, side: o.buy ? "BUY" : "SELL" } as const;
-      const quantity = fromUnits(BigInt(o.lots), inst.lotSize);
-      const cmd: Extract<EngineCommandInput, { type: "LIMIT" | "MARKET" }> =
-        o.kind === "market"
-          ? { type: "MARKET", ...base, quantity }
-          : {
-              type: "LIMIT",
-              ...base,
-              quantity,
-              price: fromUnits(MID_TICKS[symbol] + BigInt(o.offset), inst.tickSize),
-              timeInForce: (["GTC", "IOC", "FOK"] as const)[o.tif],
-              postOnly: o.postOnly && o.tif === 0,
-            };
+      const cmd = submitCommand(o, `o${i}`);
+      drawn.set(cmd.orderId, o);
       submits.push(cmd);
       out.push(cmd);
     } else if (o.kind === "cancel" && submits.length > 0) {
@@ -95,8 +127,10 @@ function materialize(ops: readonly Op[]): EngineCommandInput[] {
       });
     } else if (o.kind === "replay" && out.length > 0) {
       const target = out[o.target % out.length]!;
-      const flipped = target.type !== "CANCEL" && { ...target, side: target.side === "BUY" ? "SELL" : "BUY" };
-      out.push(o.mutate && flipped ? (flipped as EngineCommandInput) : target);
+      const original = drawn.get(target.orderId);
+      if (target.type === "CANCEL" || !original || o.mutate === 0) out.push(target);
+      else if (o.mutate === 1) out.push({ ...target, side: target.side === "BUY" ? "SELL" : "BUY" } as Submit);
+      else out.push(submitCommand(original, target.orderId, SYMBOLS.indexOf(target.symbol as never) + 1));
     }
   });
   return out;
@@ -108,21 +142,19 @@ let redis: Redis;
 let engine: MatchingEngine;
 beforeAll(() => {
   redis = connect(2);
-  engine = engineOn(redis);
+  engine = new MatchingEngine({ redis, instruments });
 });
 afterAll(() => redis.quit());
 
-const outcome = (r: {
-  status: string;
-  reason: string | null;
-  filledQuantity: string;
-  cancelledQuantity: string;
-  trades: readonly Trade[];
-}) => ({
+const outcome = (r: CommandResult) => ({
   status: r.status,
   reason: r.reason,
   filledQuantity: r.filledQuantity,
   cancelledQuantity: r.cancelledQuantity,
+  averagePrice: r.averagePrice,
+  order: r.order,
+  makers: r.makers,
+  version: r.version,
   trades: r.trades.map((t) => ({
     price: t.price,
     quantity: t.quantity,
@@ -133,16 +165,30 @@ const outcome = (r: {
   })),
 });
 
-test("the engine agrees with the reference model on every outcome, trade and final book", async () => {
+/** Versions of the commands a symbol executed (not replays, not refusals before its book) grow strictly. */
+function expectGrowingVersions(results: readonly CommandResult[]): void {
+  for (const symbol of SYMBOLS) {
+    const versions = results.filter((r) => r.symbol === symbol && !r.replayed && r.version !== null);
+    versions.forEach((r, i) => {
+      if (i > 0) expect(r.version).toBeGreaterThan(versions[i - 1]!.version!);
+    });
+  }
+}
+
+test("the engine agrees with the reference model on every outcome, order state, trade and final book", async () => {
   await fc.assert(
-    fc.asyncProperty(stream, async (commands) => {
+    fc.asyncProperty(stream, async (unstamped) => {
       await redis.flushdb();
-      const model = new ReferenceBook([...instruments.values()]);
+      const commands = unstamped.map((c, i) => ({ ...c, timestamp: 1_700_000_000_000 + i }));
+      const model = new ReferenceBook(INSTRUMENTS);
+      const results: CommandResult[] = [];
       for (const command of commands) {
         const expected = model.execute(command);
         const actual = await engine.execute(command);
+        results.push(actual);
         expect({ command, ...outcome(actual) }).toEqual({ command, ...expected });
       }
+      expectGrowingVersions(results);
       for (const symbol of SYMBOLS) {
         const book = await engine.depth(symbol, 1000);
         const strip = (levels: typeof book.bids) =>
@@ -154,18 +200,38 @@ test("the engine agrees with the reference model on every outcome, trade and fin
   );
 });
 
+/**
+ * The states a result reports are the engine's own: each equals what getOrder reads right after, carries the
+ * command's version, and a submit's state its trades' timestamp (here the Redis clock: no command timestamp).
+ */
+async function checkReportedStates(result: CommandResult): Promise<void> {
+  const reported: OrderState[] = [...(result.order ? [result.order] : []), ...result.makers];
+  for (const state of reported) {
+    expect(await engine.getOrder(state.symbol, state.orderId)).toEqual(state);
+    expect(state.version).toBe(result.version);
+  }
+  expect(result.makers.map((m) => m.orderId)).toEqual(result.trades.map((t) => t.makerOrderId));
+  for (const t of result.trades) expect(result.order?.submittedAt).toBe(t.timestamp);
+}
+
 test("invariants hold after every command", async () => {
   await fc.assert(
     fc.asyncProperty(stream, async (commands) => {
       await redis.flushdb();
       const trades: Trade[] = [];
       const ids = new Set<string>();
+      const results: CommandResult[] = [];
       for (const command of commands) {
         const result = await engine.execute(command);
-        if (!result.replayed) trades.push(...result.trades);
+        results.push(result);
+        if (!result.replayed) {
+          trades.push(...result.trades);
+          await checkReportedStates(result);
+        }
         ids.add(command.orderId);
         await checkInvariants(engine, command.symbol, ids, trades);
       }
+      expectGrowingVersions(results);
     }),
     { numRuns: 200 },
   );
@@ -233,6 +299,7 @@ test("many clients submitting to one symbol at once leave a consistent book", as
     },
   );
   const trades: Trade[] = [];
+  const versions: number[] = [];
   const ids = new Set<string>();
   await Promise.all(
     engines.map(async (e, client) => {
@@ -255,12 +322,15 @@ test("many clients submitting to one symbol at once leave a consistent book", as
               : { type: "LIMIT", ...base, price: fromUnits(10_000n + BigInt(offset), "0.01"), quantity: String(lots) };
         const result = await e.execute(command);
         trades.push(...result.trades);
+        versions.push(result.version!);
       }
     }),
   );
   expect(trades.map((t) => t.sequence).sort((a, b) => a - b)).toEqual(trades.map((_, i) => i + 1));
   expect(new Set(trades.map((t) => t.tradeId)).size).toBe(trades.length);
   expect(trades.length).toBeGreaterThan(100);
+  // Every command reached the book, each got its own version: 1..n, none lost, none shared.
+  expect(versions.sort((a, b) => a - b)).toEqual(versions.map((_, i) => i + 1));
   await checkInvariants(engine, "AAPL", ids, trades);
   await Promise.all(clients.map((c) => c.quit()));
 });

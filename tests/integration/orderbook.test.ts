@@ -1,5 +1,13 @@
 // The engine's rules, one by one, against a real redis-server.
-import { bookKeys, type CommandResult, type EngineCommandInput, MatchingEngine } from "@tradeflow/common/orderbook";
+import { divideRounded, formatScaled } from "@tradeflow/common/decimal";
+import { instrumentRegistry } from "@tradeflow/common/instruments";
+import {
+  bookKeys,
+  type CommandResult,
+  type EngineCommandInput,
+  MatchingEngine,
+  type OrderState,
+} from "@tradeflow/common/orderbook";
 import type { Redis } from "ioredis";
 import { checkInvariants, connect, engineOn, instruments } from "../support/book-fixture";
 
@@ -160,12 +168,40 @@ describe("cancel", () => {
   });
 
   test("unknown order, another client's order, and a filled order are rejected and change nothing", async () => {
-    expect(await cancel("nope")).toMatchObject({ status: "REJECTED", reason: "UNKNOWN_ORDER" });
+    expect(await cancel("nope")).toMatchObject({ status: "REJECTED", reason: "UNKNOWN_ORDER", order: null });
     await limit("s1", "SELL", "100", "5");
-    expect(await cancel("s1", "mallory")).toMatchObject({ status: "REJECTED", reason: "NOT_ORDER_OWNER" });
-    expect((await engine.depth("AAPL")).asks[0]?.quantity).toBe("5");
-    await market("m1", "BUY", "5");
-    expect(await cancel("s1")).toMatchObject({ status: "REJECTED", reason: "ORDER_NOT_OPEN", filledQuantity: "5" });
+    await market("m1", "BUY", "2");
+    const before = await engine.getOrder("AAPL", "s1");
+    // Another client learns nothing about the order: no side, no sizes, no state.
+    expect(await cancel("s1", "mallory")).toEqual({
+      commandType: "CANCEL",
+      orderId: "s1",
+      clientId: "mallory",
+      symbol: "AAPL",
+      side: null,
+      status: "REJECTED",
+      reason: "NOT_ORDER_OWNER",
+      message: "only the client that placed an order may cancel it",
+      quantity: "0",
+      filledQuantity: "0",
+      remainingQuantity: "0",
+      cancelledQuantity: "0",
+      averagePrice: null,
+      trades: [],
+      order: null,
+      makers: [],
+      version: 4,
+      replayed: false,
+    });
+    expect(await engine.getOrder("AAPL", "s1")).toEqual(before);
+    await market("m2", "BUY", "3");
+    expect(await cancel("s1")).toMatchObject({
+      status: "REJECTED",
+      reason: "ORDER_NOT_OPEN",
+      filledQuantity: "5",
+      order: null,
+      version: 6,
+    });
   });
 });
 
@@ -262,7 +298,7 @@ describe("bad input is rejected with a reason and leaves the book untouched", ()
   ];
   test.each(cases)("%s", async (_name, change, reason) => {
     const result = await engine.execute({ ...base, ...change });
-    expect(result).toMatchObject({ status: "REJECTED", reason, trades: [] });
+    expect(result).toMatchObject({ status: "REJECTED", reason, trades: [], order: null, makers: [], version: null });
     expect(result.message).toEqual(expect.any(String));
     expect(await redis.dbsize()).toBe(0);
   });
@@ -271,6 +307,242 @@ describe("bad input is rejected with a reason and leaves the book untouched", ()
     expect(await engine.execute(input)).toMatchObject({ status: "REJECTED", reason: "INVALID_COMMAND" });
     expect(await redis.dbsize()).toBe(0);
   });
+});
+
+describe("the engine reports every order's state after a command", () => {
+  const at = (timestamp: number) => ({ timestamp });
+  const state = (orderId: string, fields: Partial<OrderState>): OrderState => ({
+    orderId,
+    clientId: "alice",
+    symbol: "AAPL",
+    side: "SELL",
+    orderType: "LIMIT",
+    price: "100",
+    status: "NEW",
+    quantity: "5",
+    filledQuantity: "0",
+    remainingQuantity: "5",
+    cancelledQuantity: "0",
+    averagePrice: null,
+    lastTradeId: null,
+    version: 1,
+    submittedAt: 1000,
+    ...fields,
+  });
+
+  test("the submitted order, every maker it filled, and a cancel's target, each with its version", async () => {
+    const s1 = await limit("s1", "SELL", "100", "5", at(1000));
+    expect(s1).toMatchObject({ version: 1, makers: [], order: state("s1", {}) });
+    await limit("s2", "SELL", "101", "5", at(2000));
+    const b1 = await limit("b1", "BUY", "101", "7", { ...at(3000), clientId: "bob" });
+    expect(b1.version).toBe(3);
+    expect(b1.makers).toEqual([
+      state("s1", {
+        status: "FILLED",
+        filledQuantity: "5",
+        remainingQuantity: "0",
+        averagePrice: "100",
+        lastTradeId: "AAPL-1",
+        version: 3,
+      }),
+      state("s2", {
+        price: "101",
+        status: "PARTIALLY_FILLED",
+        filledQuantity: "2",
+        remainingQuantity: "3",
+        averagePrice: "101",
+        lastTradeId: "AAPL-2",
+        version: 3,
+        submittedAt: 2000,
+      }),
+    ]);
+    expect(b1.order).toEqual(
+      state("b1", {
+        clientId: "bob",
+        side: "BUY",
+        price: "101",
+        status: "FILLED",
+        quantity: "7",
+        filledQuantity: "7",
+        remainingQuantity: "0",
+        averagePrice: "100.285714",
+        lastTradeId: "AAPL-2",
+        version: 3,
+        submittedAt: 3000,
+      }),
+    );
+    expect(b1.averagePrice).toBe(b1.order?.averagePrice);
+    const c = await run({ type: "CANCEL", commandId: "c1", orderId: "s2", clientId: "alice", symbol: "AAPL" });
+    expect(c).toMatchObject({ version: 4, averagePrice: "101", makers: [] });
+    expect(c.order).toEqual({
+      ...b1.makers[1],
+      status: "CANCELLED",
+      remainingQuantity: "0",
+      cancelledQuantity: "3",
+      version: 4,
+    });
+    expect(await engine.getOrder("AAPL", "s2")).toEqual(c.order);
+    expect(await engine.getOrder("AAPL", "nope")).toBeNull();
+  });
+
+  test("an order's average price covers its fills as taker and as maker", async () => {
+    await limit("s1", "SELL", "99", "4");
+    const b1 = await limit("b1", "BUY", "100", "10");
+    expect(b1.order).toMatchObject({ status: "PARTIALLY_FILLED", averagePrice: "99", lastTradeId: "AAPL-1" });
+    const m = await market("m1", "SELL", "3");
+    expect(m.makers).toEqual([
+      {
+        ...b1.order,
+        filledQuantity: "7",
+        remainingQuantity: "3",
+        averagePrice: "99.428571",
+        lastTradeId: "AAPL-2",
+        version: 3,
+      },
+    ]);
+    expect(m.order).toMatchObject({ orderType: "MARKET", price: null, status: "FILLED", averagePrice: "100" });
+  });
+
+  test("rejections decided in the book get a version and no order; versions count every executed command", async () => {
+    await limit("s1", "SELL", "100", "3");
+    const refused = await limit("b1", "BUY", "100", "1", { postOnly: true });
+    expect(refused).toMatchObject({ reason: "POST_ONLY_WOULD_CROSS", version: 2, order: null, makers: [] });
+    expect(await cancel("nope")).toMatchObject({ reason: "UNKNOWN_ORDER", version: 3 });
+    expect(await limit("b1", "BUY", "100", "2")).toMatchObject({ reason: "DUPLICATE_ORDER_ID", version: null });
+    expect(await limit("b2", "BUY", "99", "1")).toMatchObject({ status: "NEW", version: 4 });
+    expect(await limit("b1", "BUY", "100", "1", { postOnly: true })).toEqual({ ...refused, replayed: true });
+  });
+});
+
+describe("price band and market notional, against the engine's own last trade price", () => {
+  /** A trade at `price` leaves the book empty and the last trade price at `price`. */
+  const tradeAt = async (price: string) => {
+    await limit(`ask-${price}`, "SELL", price, "1");
+    await limit(`bid-${price}`, "BUY", price, "1");
+  };
+
+  test("with no trade yet there is no band", async () => {
+    expect(await limit("far", "SELL", "1000", "1")).toMatchObject({ status: "NEW" });
+    expect(await market("m1", "BUY", "100000")).toMatchObject({ status: "CANCELLED", filledQuantity: "1" });
+  });
+
+  test("the band is inclusive: at its edges a limit is accepted, one tick outside it is rejected", async () => {
+    await tradeAt("100");
+    expect(await limit("lo", "BUY", "95", "1")).toMatchObject({ status: "NEW" });
+    expect(await limit("hi", "SELL", "105", "1")).toMatchObject({ status: "NEW" });
+    const below = await limit("below", "BUY", "94.99", "1");
+    expect(below).toMatchObject({
+      status: "REJECTED",
+      reason: "PRICE_OUTSIDE_BAND",
+      message: "the price is outside the band 95..105, 500 bps around the last trade price 100",
+      quantity: "1",
+      remainingQuantity: "0",
+      order: null,
+      version: 5,
+    });
+    expect(await limit("above", "SELL", "105.01", "1")).toMatchObject({ reason: "PRICE_OUTSIDE_BAND" });
+    // Checked before matching: a sell below the band is refused even though it would cross the bid at 95.
+    expect(await limit("cross", "SELL", "94.99", "1")).toMatchObject({ reason: "PRICE_OUTSIDE_BAND", trades: [] });
+    const book = await engine.depth("AAPL");
+    expect([book.bids.map((l) => l.price), book.asks.map((l) => l.price)]).toEqual([["95"], ["105"]]);
+  });
+
+  test("an edge between ticks: last 100.01 gives 95.0095..105.0105", async () => {
+    await tradeAt("100.01");
+    expect(await limit("lo-in", "BUY", "95.01", "1")).toMatchObject({ status: "NEW" });
+    expect(await limit("lo-out", "BUY", "95", "1")).toMatchObject({
+      reason: "PRICE_OUTSIDE_BAND",
+      message: "the price is outside the band 95.0095..105.0105, 500 bps around the last trade price 100.01",
+    });
+    expect(await limit("hi-in", "SELL", "105.01", "1")).toMatchObject({ status: "NEW" });
+    expect(await limit("hi-out", "SELL", "105.02", "1")).toMatchObject({ reason: "PRICE_OUTSIDE_BAND" });
+  });
+
+  test("a redelivered limit is decided as the first time, wherever the last price has moved since", async () => {
+    await tradeAt("100");
+    const inBand = await limit("in", "BUY", "96", "1");
+    const outOfBand = await limit("out", "BUY", "106", "1", { timeInForce: "IOC" });
+    expect([inBand.status, outOfBand.reason]).toEqual(["NEW", "PRICE_OUTSIDE_BAND"]);
+    await tradeAt("104");
+    await tradeAt("104.5"); // the band is now 99.275..109.725: 96 is outside it, 106 inside
+    expect(await limit("fresh", "BUY", "96", "1")).toMatchObject({ reason: "PRICE_OUTSIDE_BAND" });
+    expect(await limit("in", "BUY", "96", "1")).toEqual({ ...inBand, replayed: true });
+    expect(await limit("out", "BUY", "106", "1", { timeInForce: "IOC" })).toEqual({ ...outOfBand, replayed: true });
+  });
+
+  test("a market order's notional at the last trade price may not exceed the maximum (10 000 000 for AAPL)", async () => {
+    await tradeAt("100");
+    expect(await market("at-max", "BUY", "100000")).toMatchObject({ status: "CANCELLED", cancelledQuantity: "100000" });
+    await tradeAt("100.01");
+    expect(await market("over", "BUY", "100000")).toMatchObject({
+      status: "REJECTED",
+      reason: "NOTIONAL_TOO_LARGE",
+      message: "the market order's notional at the last trade price 100.01 is 10001000, above the maximum 10000000",
+      order: null,
+    });
+    expect(await market("under", "BUY", "99990")).toMatchObject({ status: "CANCELLED" });
+  });
+});
+
+describe("order ids are unique across symbols", () => {
+  test("the same id on a second symbol is rejected; the first order is untouched and still replays", async () => {
+    const first = await limit("g1", "BUY", "99", "2");
+    const other = await engine.execute({
+      type: "LIMIT",
+      orderId: "g1",
+      clientId: "alice",
+      symbol: "BTC-USD",
+      side: "BUY",
+      price: "65000",
+      quantity: "0.5",
+    });
+    expect(other).toMatchObject({
+      status: "REJECTED",
+      reason: "DUPLICATE_ORDER_ID",
+      message: "this order id is already used on another symbol",
+      version: null,
+      order: null,
+    });
+    expect(await engine.getOrder("BTC-USD", "g1")).toBeNull();
+    expect(await engine.depth("BTC-USD")).toMatchObject({ bids: [], asks: [] });
+    expect(await engine.getOrder("AAPL", "g1")).toEqual(first.order);
+    expect(await limit("g1", "BUY", "99", "2")).toEqual({ ...first, replayed: true });
+    // The claim lasts two idempotency windows, as long as the symbol's own record of the id at most.
+    expect(await redis.ttl("tf:oid:{g1}")).toBeGreaterThan(86_400);
+  });
+});
+
+test("notionals and bands stay exact far beyond 2^53", async () => {
+  const big = new MatchingEngine({
+    redis,
+    instruments: instrumentRegistry([
+      {
+        ...instruments.get("AAPL")!,
+        symbol: "BIG",
+        maxQuantity: "999999999999999",
+        maxNotional: formatScaled(999_999_999_999_999n * 999_999_999_999_999n - 1n, 2),
+        priceBandBps: 1,
+      },
+    ]),
+  });
+  const order = (orderId: string, side: "BUY" | "SELL", price: string, quantity: string) =>
+    big.execute({ type: "LIMIT", orderId, clientId: "whale", symbol: "BIG", side, price, quantity });
+  await order("a", "SELL", "9999999999999.98", "600000000000000");
+  await order("b", "SELL", "9999999999999.99", "399999999999999");
+  const taker = await order("t", "BUY", "9999999999999.99", "999999999999999");
+  const notional = 999_999_999_999_998n * 600_000_000_000_000n + 999_999_999_999_999n * 399_999_999_999_999n;
+  expect(taker.order).toMatchObject({
+    status: "FILLED",
+    averagePrice: divideRounded(notional, 999_999_999_999_999n * 100n, 6),
+  });
+  expect(taker.makers.map((m) => m.averagePrice)).toEqual(["9999999999999.98", "9999999999999.99"]);
+  // last = 999 999 999 999 999 ticks; 1 bp below it is 999 899 999 999 999.9001 ticks.
+  expect(await order("in", "BUY", "9999000000000", "1")).toMatchObject({ status: "NEW" });
+  expect(await order("out", "BUY", "9998999999999.99", "1")).toMatchObject({ reason: "PRICE_OUTSIDE_BAND" });
+  const market = (orderId: string, quantity: string) =>
+    big.execute({ type: "MARKET", orderId, clientId: "whale", symbol: "BIG", side: "BUY", quantity });
+  expect(await market("m-over", "999999999999999")).toMatchObject({ reason: "NOTIONAL_TOO_LARGE" });
+  expect(await market("m-under", "999999999999998")).toMatchObject({ status: "CANCELLED" });
 });
 
 test("instruments with fractional lots keep exact sizes", async () => {

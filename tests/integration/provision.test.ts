@@ -6,12 +6,14 @@ import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { SAMPLE_INSTRUMENTS } from "../../layers/common/src/instruments";
+import { DEFAULT_LOCAL_CONCURRENCY, localFunctions } from "../../local/functions";
 import {
   functionEnvironments,
   type ProvisionedResources,
   provisionFromTemplate,
   workflowDefinition,
 } from "../../local/provision";
+import { loadTemplate } from "../../local/template";
 
 const region = process.env.AWS_REGION ?? "us-east-1";
 const dynamoEndpoint = process.env.DYNAMODB_ENDPOINT ?? "";
@@ -181,4 +183,62 @@ test("the workflow's Task resources map to the template's functions", () => {
   expect(new Set(invoked)).toEqual(
     new Set(["ValidatorFunction", "MatcherFunction", "EnricherFunction", "RecorderFunction"]),
   );
+});
+
+describe("functions: concurrency and timeouts", () => {
+  const redisUrl = "redis://127.0.0.1:6390";
+  const by = (functions: ReturnType<typeof localFunctions>, field: "concurrency" | "timeoutSeconds") =>
+    Object.fromEntries(functions.map((fn) => [fn.logicalId, fn[field]]));
+  const template = loadTemplate();
+  const reserved = Number(template.Parameters.MatcherReservedConcurrency?.Default);
+  const saved = process.env.TRADEFLOW_LOCAL_CONCURRENCY;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TRADEFLOW_LOCAL_CONCURRENCY;
+    else process.env.TRADEFLOW_LOCAL_CONCURRENCY = saved;
+  });
+
+  test("the matcher scales to its reserved concurrency; the others to the local cap", () => {
+    delete process.env.TRADEFLOW_LOCAL_CONCURRENCY;
+    const cap = DEFAULT_LOCAL_CONCURRENCY;
+    expect(reserved).toBeGreaterThan(0);
+    expect(by(localFunctions(stack, { redisUrl }), "concurrency")).toEqual({
+      ValidatorFunction: cap,
+      EnricherFunction: cap,
+      MatcherFunction: reserved,
+      RecorderFunction: cap,
+      AlerterFunction: cap,
+    });
+  });
+
+  test("the local cap comes from the runtime options, else TRADEFLOW_LOCAL_CONCURRENCY", () => {
+    process.env.TRADEFLOW_LOCAL_CONCURRENCY = "5";
+    expect(by(localFunctions(stack, { redisUrl }), "concurrency")).toMatchObject({
+      ValidatorFunction: 5,
+      MatcherFunction: reserved,
+    });
+    expect(by(localFunctions(stack, { redisUrl, concurrency: 2 }), "concurrency")).toMatchObject({
+      ValidatorFunction: 2,
+      MatcherFunction: reserved,
+    });
+  });
+
+  test("with MatcherReservedConcurrency 0 the condition drops the reservation, and the matcher gets the cap", () => {
+    const unreserved = {
+      ...stack,
+      templateParameters: { ...stack.templateParameters, MatcherReservedConcurrency: "0" },
+    };
+    expect(by(localFunctions(unreserved, { redisUrl, concurrency: 3 }), "concurrency").MatcherFunction).toBe(3);
+  });
+
+  test("timeouts are the template's (the function's own, else Globals) unless the runtime overrides one", () => {
+    const fromTemplate = Object.fromEntries(
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === "AWS::Serverless::Function")
+        .map(([id, r]) => [id, Number(r.Properties.Timeout ?? template.Globals.Function.Timeout)]),
+    );
+    expect(Object.values(fromTemplate).every((t) => t > 2)).toBe(true);
+    expect(by(localFunctions(stack, { redisUrl }), "timeoutSeconds")).toEqual(fromTemplate);
+    const overridden = localFunctions(stack, { redisUrl, timeoutSeconds: { RecorderFunction: 2 } });
+    expect(by(overridden, "timeoutSeconds")).toEqual({ ...fromTemplate, RecorderFunction: 2 });
+  });
 });

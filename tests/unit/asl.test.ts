@@ -68,28 +68,55 @@ test("holds no account id, region or hard-coded function", () => {
   expect(raw).not.toMatch(/arn:aws:lambda/);
 });
 
-test("every Lambda task retries the Lambda service errors with capped, jittered backoff", () => {
+/** The ErrorEquals of each of a state's retriers. */
+const retried = (name: string): string[][] =>
+  (states[name]?.Retry ?? []).map((r) => z.array(z.string()).parse(r.ErrorEquals));
+
+/** What each Lambda task retries besides LAMBDA_ERRORS: every task is idempotent, so a timed-out one is retried. */
+const OWN_RETRIES: Record<string, string[]> = {
+  Validate: ["Sandbox.Timedout"],
+  Enrich: ["Sandbox.Timedout"],
+  Match: ["Sandbox.Timedout", "MatcherUnavailableError"],
+  Record: ["Lambda.Unknown", "Sandbox.Timedout", "RecorderPublishError"],
+  RecordRejection: ["Lambda.Unknown", "Sandbox.Timedout", "RecorderPublishError"],
+};
+
+test("every Lambda task retries the Lambda service errors and timeouts with capped, fully jittered backoff", () => {
   const lambdaTasks = Object.entries(states).filter(([, s]) => s.Type === "Task" && s.Resource?.startsWith("${"));
-  expect(lambdaTasks.map(([name]) => name).sort()).toEqual([
-    "Enrich",
-    "Match",
-    "Record",
-    "RecordRejection",
-    "Validate",
-  ]);
+  expect(lambdaTasks.map(([name]) => name).sort()).toEqual(Object.keys(OWN_RETRIES).sort());
   for (const [name, state] of lambdaTasks) {
+    expect(state.Retry).toHaveLength(1);
     const [retrier] = state.Retry ?? [];
-    const own: Record<string, string[]> = {
-      Match: ["MatcherUnavailableError"],
-      Record: ["RecorderContention", "RecorderPublishError"],
-      RecordRejection: ["RecorderContention", "RecorderPublishError"],
-    };
-    const expected = [...LAMBDA_ERRORS, ...(own[name] ?? [])];
-    expect(retrier).toMatchObject({ ErrorEquals: expected, JitterStrategy: "FULL" });
+    expect(retrier).toMatchObject({
+      ErrorEquals: [...LAMBDA_ERRORS, ...(OWN_RETRIES[name] ?? [])],
+      JitterStrategy: "FULL",
+    });
+    expect(retrier?.ErrorEquals).toContain("Sandbox.Timedout");
     for (const field of ["IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"]) {
       expect(typeof retrier?.[field]).toBe("number");
     }
   }
+});
+
+test("Record and RecordRejection retry exactly the service errors, sandbox failures and publish errors", () => {
+  const expected = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "RecorderPublishError",
+  ];
+  for (const name of ["Record", "RecordRejection"]) expect(retried(name)).toEqual([expected]);
+  expect(raw).not.toContain("RecorderContention");
+});
+
+test("no state retries States.Timeout without a TimeoutSeconds that could raise it", () => {
+  const unraisable = Object.entries(states).filter(
+    ([name, s]) => retried(name).flat().includes("States.Timeout") && s.TimeoutSeconds === undefined,
+  );
+  expect(unraisable.map(([name]) => name)).toEqual([]);
 });
 
 test("rejections are recorded; every other failure reaches the failed queue and then a Fail state", () => {
@@ -206,6 +233,23 @@ test("a ValidationRejected error is recorded as a rejection", async () => {
   expect(calls.RecordRejection).toEqual([
     { ...order, rejection: { Error: "ValidationRejected", Cause: '{"reasons":["PRICE_OFF_TICK"]}' } },
   ]);
+});
+
+test("a Record that timed out is retried, and the event does not reach the failed queue", async () => {
+  let attempts = 0;
+  const { result, calls } = run(trade, {
+    Validate: (input) => validated(input),
+    Enrich: () => ({}),
+    Record: () => {
+      attempts += 1;
+      if (attempts === 1) throw new NamedError("Sandbox.Timedout", "Task timed out after 15.00 seconds");
+      return recorded();
+    },
+    SendToFailedQueue: queued,
+  });
+  await expect(result).resolves.toMatchObject({ recorded: { recorded: true } });
+  expect(calls.Record).toHaveLength(2);
+  expect(calls.SendToFailedQueue).toBeUndefined();
 });
 
 test("any other failure sends the event and the error to the failed queue, then fails", async () => {

@@ -5,9 +5,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { z } from "zod";
-import { cancelEvent, envelope, orderEvent, tradeEvent } from "../../layers/common/src/contracts/test-events";
 import { compileEventPattern, InvalidEventPatternError } from "../../local/event-pattern";
 import { loadTemplate, templateFile } from "../../local/template";
+import { cancelEvent, envelope, orderEvent, tradeEvent } from "../support/test-events";
 
 const matches = (pattern: unknown, event: unknown): boolean => compileEventPattern(pattern)(event);
 

@@ -1,6 +1,7 @@
 // local/scenario.ts: a seeded stream that is deterministic, passes the project's own contracts and validator
-// (its invalid events fail with exactly the reason they announce), stays on the grids, crosses in every book, and
-// raises the number of alerts it predicts, checked against template.yaml's SSM defaults.
+// (its invalid events fail with exactly the reason they announce), leaves the engine's and the recorder's band and
+// notional checks nothing to refuse, stays on the grids, crosses in every book, and raises the number of alerts it
+// predicts, checked against template.yaml's SSM defaults.
 import fc from "fast-check";
 import {
   AlertThresholdsSchema,
@@ -22,9 +23,9 @@ import {
   VENUES,
   venueSource,
 } from "../../layers/common/src/contracts";
-import { compareDecimal, toUnits } from "../../layers/common/src/decimal";
+import { compareDecimal, multiply, toUnits } from "../../layers/common/src/decimal";
 import { type Instrument, InstrumentListSchema, instrumentRegistry } from "../../layers/common/src/instruments";
-import { type ValidationSources, validateEvent } from "../../layers/common/src/validation";
+import { priceBand, type ValidationSources, validateEvent } from "../../layers/common/src/validation";
 import {
   buildScenario,
   SCENARIO_DEFECTS,
@@ -32,6 +33,7 @@ import {
   type ScenarioEvent,
   type ScenarioOptions,
   scenarioExpectations,
+  TIMING_DEPENDENT_REFUSALS,
 } from "../../local/scenario";
 import { loadTemplate, TemplateResolver } from "../../local/template";
 import { ReferenceBook } from "../support/reference-book";
@@ -74,21 +76,19 @@ function delivered(entry: ScenarioEntry, n: number) {
   };
 }
 
-function sources(lastTradePrice: (symbol: string) => string | null): ValidationSources {
-  return { instruments: async () => REGISTRY, lastTradePrice: async (symbol) => lastTradePrice(symbol) };
-}
+const SOURCES: ValidationSources = { instruments: async () => REGISTRY };
 
-async function validated(input: unknown, s: ValidationSources): Promise<ValidatedEvent | readonly ReasonCode[]> {
+async function validated(input: unknown): Promise<ValidatedEvent | readonly ReasonCode[]> {
   try {
-    return await validateEvent(input, s);
+    return await validateEvent(input, SOURCES);
   } catch (err) {
     if (err instanceof ValidationRejected) return err.reasons;
     throw err;
   }
 }
 
-/** Every price a symbol's last trade can have: its limit prices (the engine trades at those) and its venue prints. */
-function priceRange(events: readonly ScenarioEvent[]): Map<string, { lo: string; hi: string }> {
+/** Every price the engine's last trade of a symbol can have lies in this range: it trades only at limit prices. */
+function limitPriceRange(events: readonly ScenarioEvent[]): Map<string, { lo: string; hi: string }> {
   const ranges = new Map<string, { lo: string; hi: string }>();
   const add = (symbol: string, price: string) => {
     const r = ranges.get(symbol) ?? { lo: price, hi: price };
@@ -97,7 +97,6 @@ function priceRange(events: readonly ScenarioEvent[]): Map<string, { lo: string;
     ranges.set(symbol, r);
   };
   for (const e of events) {
-    if (e.kind === "VENUE_TRADE") add(tradeOf(e).symbol, tradeOf(e).price);
     if (e.kind !== "ORDER") continue;
     const order = OrderSubmittedDetailSchema.parse(detailOf(e));
     if (order.type === "LIMIT") add(order.symbol, order.price);
@@ -105,31 +104,50 @@ function priceRange(events: readonly ScenarioEvent[]): Map<string, { lo: string;
   return ranges;
 }
 
-/**
- * The validator on every event with each last trade price it could meet (none, the lowest and the highest of
- * the symbol's range: the band is monotone in it). Returns the problems found; the commands of the first pass.
- */
+/** The validator on every event (it reads no state). Returns the problems found and what passed. */
 async function validateAll(events: readonly ScenarioEvent[]) {
-  const ranges = priceRange(events);
   const problems: string[] = [];
-  const commands: (ValidatedEvent | null)[] = [];
-  const lasts: ((symbol: string) => string | null)[] = [
-    () => null,
-    (s) => ranges.get(s)?.lo ?? null,
-    (s) => ranges.get(s)?.hi ?? null,
-  ];
+  const passed: (ValidatedEvent | null)[] = [];
   for (const [n, e] of events.entries()) {
-    for (const [i, last] of lasts.entries()) {
-      const result = await validated(delivered(e.entry, n), sources(last));
-      const rejected = Array.isArray(result);
-      if (e.kind === "INVALID" && !(rejected && result.length === 1 && result[0] === e.expectedRejection)) {
-        problems.push(`#${n} expected [${e.expectedRejection}], got ${JSON.stringify(result)}: ${e.entry.Detail}`);
+    const result = await validated(delivered(e.entry, n));
+    const rejected = Array.isArray(result);
+    if (e.kind === "INVALID" && !(rejected && result.length === 1 && result[0] === e.expectedRejection)) {
+      problems.push(`#${n} expected [${e.expectedRejection}], got ${JSON.stringify(result)}: ${e.entry.Detail}`);
+    }
+    if (e.kind !== "INVALID" && rejected) problems.push(`#${n} rejected ${result.join(",")}: ${e.entry.Detail}`);
+    passed.push(rejected ? null : (result as ValidatedEvent));
+  }
+  return { problems, passed };
+}
+
+/**
+ * What would be refused for the last trade price, at every price the engine's last trade can have: the engine's
+ * band (a limit order) and notional (a market order) checks, and the recorder's band (a venue print). A price is
+ * inside the band around every last price of a range iff around its lowest and its highest (the band's edges
+ * grow with the last price); a market order's notional is largest at the highest.
+ */
+async function refusalsAtAnyLastPrice(events: readonly ScenarioEvent[]): Promise<string[]> {
+  const ranges = limitPriceRange(events);
+  const problems: string[] = [];
+  for (const [n, v] of (await validateAll(events)).passed.entries()) {
+    if (!v || v.kind === "ORDER_CANCEL") continue;
+    const { symbol, price, quantity } = v.kind === "TRADE" ? v.trade : v.order;
+    const range = ranges.get(symbol);
+    if (!range) continue;
+    const { priceBandBps, maxNotional } = instrument(symbol);
+    if (price === null) {
+      const notional = multiply(range.hi, quantity);
+      if (compareDecimal(notional, maxNotional) > 0) problems.push(`#${n} NOTIONAL_TOO_LARGE: ${notional}`);
+      continue;
+    }
+    for (const last of [range.lo, range.hi]) {
+      const { lower, upper } = priceBand(last, priceBandBps);
+      if (compareDecimal(price, lower) < 0 || compareDecimal(price, upper) > 0) {
+        problems.push(`#${n} PRICE_OUTSIDE_BAND: ${price} outside ${lower}..${upper} around ${last}`);
       }
-      if (e.kind !== "INVALID" && rejected) problems.push(`#${n} rejected ${result.join(",")}: ${e.entry.Detail}`);
-      if (i === 0) commands.push(rejected ? null : (result as ValidatedEvent));
     }
   }
-  return { problems, commands };
+  return problems;
 }
 
 /** Static invariants of any scenario; returns what is wrong. */
@@ -254,6 +272,21 @@ describe("buildScenario", () => {
     expect(problems).toEqual([]);
   });
 
+  it("leaves the engine and the recorder nothing to refuse for the band or a market order's notional", async () => {
+    expect(await refusalsAtAnyLastPrice(DEFAULT)).toEqual([]);
+  });
+
+  it("would notice a print outside the band: beta's price with the scale left off", async () => {
+    const [print] = DEFAULT.filter((e) => e.entry.Source === venueSource("beta"));
+    const detail = { ...detailOf(print!), price_scale: 0 };
+    const bad = { ...print!, entry: { ...print!.entry, Detail: JSON.stringify(detail) } };
+    const problems = await refusalsAtAnyLastPrice([...DEFAULT, bad]);
+    expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
+      `#${DEFAULT.length} PRICE_OUTSIDE_BAND`,
+      `#${DEFAULT.length} PRICE_OUTSIDE_BAND`,
+    ]);
+  });
+
   it("refuses options it cannot honour", () => {
     expect(() => scenario({ seed: -1 })).toThrow(RangeError);
     expect(() => scenario({ orders: 1.5 })).toThrow(RangeError);
@@ -265,7 +298,7 @@ describe("buildScenario", () => {
 describe("through the matching engine's reference model", () => {
   // The validator's commands, in stream order, through the in-memory reference book the engine is tested against.
   const run = async (events: readonly ScenarioEvent[]) => {
-    const { commands } = await validateAll(events);
+    const { passed: commands } = await validateAll(events);
     const book = new ReferenceBook(INSTRUMENTS);
     const statuses = new Map<string, number>();
     const ticks: PriceTick[] = [];
@@ -323,6 +356,10 @@ describe("through the matching engine's reference model", () => {
       "maker partially filled",
     ];
     expect(wanted.filter((s) => !statuses.get(s))).toEqual([]);
+    // Refused only for the order flow's timing, which the scenario does not predict: never for a band or a notional.
+    const refused = [...statuses.keys()].flatMap((s) => /:REJECTED:(\w+)$/.exec(s)?.[1] ?? []);
+    const timing = new Set<string>(TIMING_DEPENDENT_REFUSALS);
+    expect(refused.filter((reason) => !timing.has(reason))).toEqual([]);
     for (const { symbol } of INSTRUMENTS) {
       expect(ticks.filter((t) => t.symbol === symbol && !t.tradeId.includes(":")).length).toBeGreaterThan(50);
     }
@@ -368,6 +405,7 @@ describe("other options", () => {
           expect(x.byKind.CANCEL).toBe(Math.round(orders * 0.15));
           expect(Object.values(x.byVenue).every((n) => n > 0)).toBe(true);
           expect((await validateAll(events)).problems).toEqual([]);
+          expect(await refusalsAtAnyLastPrice(events)).toEqual([]);
         },
       ),
       { numRuns: 25 },

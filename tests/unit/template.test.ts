@@ -115,11 +115,12 @@ describe("functions", () => {
     const names = (resource: CfnResource | undefined) =>
       Object.keys(
         z
-          .object({ Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }) })
-          .parse(resource?.Properties).Environment.Variables,
+          .object({ Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }).optional() })
+          .parse(resource?.Properties).Environment?.Variables ?? {},
       ).sort();
     const redis = ["REDIS_AUTH_SECRET_ARN", "REDIS_CLUSTER", "REDIS_URL"];
-    expect(names(template.Resources.ValidatorFunction)).toEqual(["COMPLIANCE_TABLE"]);
+    // The validator reads only configuration (SSM, through the globals' CONFIG_PATH): no table, no Redis.
+    expect(names(template.Resources.ValidatorFunction)).toEqual([]);
     expect(names(template.Resources.EnricherFunction)).toEqual(redis);
     expect(names(template.Resources.MatcherFunction)).toEqual(["IDEMPOTENCY_TTL_SECONDS", ...redis]);
     expect(names(template.Resources.RecorderFunction)).toEqual([

@@ -1,6 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import {
+  ALPHA_TRADE,
+  BETA_TRADE,
+  cancelEvent,
+  EVENT_ID,
+  envelope,
+  GAMMA_TRADE,
+  LIMIT_ORDER,
+  orderEvent,
+  tradeEvent,
+} from "../../../../tests/support/test-events";
 import { compareDecimal, formatScaled, multiply } from "../decimal";
 import { EngineCommandSchema } from "../orderbook/types";
 import {
@@ -18,17 +29,6 @@ import {
   toOrderCommand,
   ValidationRejected,
 } from ".";
-import {
-  ALPHA_TRADE,
-  BETA_TRADE,
-  cancelEvent,
-  EVENT_ID,
-  envelope,
-  GAMMA_TRADE,
-  LIMIT_ORDER,
-  orderEvent,
-  tradeEvent,
-} from "./test-events";
 
 function accepted(input: unknown): NormalizedEvent {
   const parsed = parseEvent(input);

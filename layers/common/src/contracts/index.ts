@@ -14,5 +14,6 @@ export {
 } from "./fields";
 export * from "./orders";
 export * from "./reasons";
+export * from "./engine";
 export * from "./results";
 export * from "./trades";

@@ -7,9 +7,7 @@ import { CancelRequestSchema, OrderSchema } from "./orders";
 import { ReportedTradeSchema } from "./trades";
 
 export const ValidationChecksSchema = z.object({
-  /** The LAST_TRADE price the band was checked against; null when there was none or no band applies. */
-  lastTradePrice: PositiveDecimal.nullable(),
-  /** Rules that could not be applied, each with why, e.g. "priceBand: no last trade price recorded for AAPL". */
+  /** Rules left to the step that holds the state they need, each with why, e.g. "priceBand: ... the engine". */
   skipped: z.array(z.string()),
 });
 export type ValidationChecks = z.infer<typeof ValidationChecksSchema>;
@@ -76,3 +74,32 @@ export const EnrichmentSchema = z.object({
 });
 export type Enrichment = z.infer<typeof EnrichmentSchema>;
 export type Fees = z.infer<typeof FeesSchema>;
+
+/** The first decision recorded for a venue trade: a redelivery is answered with it, never decided again. */
+export const VenueTradeDecisionSchema = z.discriminatedUnion("outcome", [
+  z.object({ outcome: z.literal("ACCEPTED") }),
+  z.object({ outcome: z.literal("REJECTED"), reasons: z.array(z.string()).min(1), message: z.string() }),
+]);
+export type VenueTradeDecision = z.infer<typeof VenueTradeDecisionSchema>;
+
+/** What the Record and RecordRejection states return ($.recorded). */
+export const RecordSummarySchema = z.object({
+  outcome: z.enum(["RECORDED", "DUPLICATE", "CONFLICT"]),
+  eventId: z.string(),
+  /** Items this invocation wrote: 0 for a replay. */
+  written: z.number().int().nonnegative(),
+  /** Items found already recorded with the same content, or order states already as new. */
+  duplicates: z.number().int().nonnegative(),
+  conflicts: z.array(z.string()),
+  published: z.number().int().nonnegative(),
+  ticks: z.number().int().nonnegative(),
+  /** DynamoDB requests this invocation made. */
+  dynamoCalls: z.number().int().nonnegative(),
+  counts: z.object({
+    orders: z.number().int().nonnegative(),
+    trades: z.number().int().nonnegative(),
+    rejections: z.number().int().nonnegative(),
+  }),
+});
+export type RecordSummary = z.infer<typeof RecordSummarySchema>;
+export type RecordOutcome = RecordSummary["outcome"];

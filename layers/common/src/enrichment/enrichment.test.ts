@@ -1,10 +1,10 @@
 import fc from "fast-check";
+import { BAD_INPUTS } from "../../../../tests/support/bad-inputs";
+import { cancelEvent, orderEvent, tradeEvent } from "../../../../tests/support/test-events";
 import { EnrichmentSchema } from "../contracts";
-import { cancelEvent, orderEvent, tradeEvent } from "../contracts/test-events";
 import { formatScaled, parseDecimal } from "../decimal";
 import { instrumentRegistry, SAMPLE_INSTRUMENTS } from "../instruments";
 import { MatcherUnavailableError, type TopOfBook } from "../orderbook/types";
-import { BAD_INPUTS } from "../validation/bad-inputs";
 import {
   type EnrichmentSources,
   enrichEvent,

@@ -1,8 +1,16 @@
 import type { Cluster, Redis } from "ioredis";
 import { ReplyError } from "ioredis";
-import { type DecimalRejection, divideRounded, fromUnits, parseDecimal, toUnits } from "../decimal";
+import {
+  type DecimalRejection,
+  divideRounded,
+  formatScaled,
+  fromUnits,
+  parseDecimal,
+  type ScaledDecimal,
+  toUnits,
+} from "../decimal";
 import type { Instrument, InstrumentRegistry } from "../instruments";
-import { bookKeys, CANCEL_SCRIPT, DEPTH_SCRIPT, LOOKUP_SCRIPT, SUBMIT_SCRIPT } from "./scripts";
+import { bookKeys, CANCEL_SCRIPT, DEPTH_SCRIPT, LOOKUP_SCRIPT, orderIdKey, SUBMIT_SCRIPT } from "./scripts";
 import {
   type BookDepth,
   type BookLevel,
@@ -10,8 +18,7 @@ import {
   type EngineCommand,
   EngineCommandSchema,
   MatcherUnavailableError,
-  type OrderStatus,
-  type OrderView,
+  type OrderState,
   type RejectReason,
   type Side,
   type TopOfBook,
@@ -56,12 +63,11 @@ const QUANTITY_REASONS: Record<DecimalRejection, RejectReason> = {
   TOO_LARGE: "QUANTITY_TOO_LARGE",
 };
 
-const STATUS: Record<string, OrderStatus> = {
+const STATUS: Record<string, OrderState["status"]> = {
   N: "NEW",
   P: "PARTIALLY_FILLED",
   F: "FILLED",
   C: "CANCELLED",
-  R: "REJECTED",
 };
 
 const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfCancel: CANCEL_SCRIPT, tfDepth: DEPTH_SCRIPT, tfLookup: LOOKUP_SCRIPT };
@@ -95,11 +101,13 @@ export class MatchingEngine {
   private readonly redis: ScriptedRedis;
   private readonly instruments: InstrumentRegistry;
   private readonly ttl: string;
+  private readonly ttlSeconds: number;
 
   constructor(options: MatchingEngineOptions) {
     this.redis = defineScripts(options.redis);
     this.instruments = options.instruments;
-    this.ttl = String(options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS);
+    this.ttlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
+    this.ttl = String(this.ttlSeconds);
   }
 
   /** Runs one command. Bad input gives a REJECTED result with a reason; it never throws for input. */
@@ -156,8 +164,31 @@ export class MatchingEngine {
     ];
     // Same id, same content: a replay. Same id, other content: rejected, never merged.
     const fingerprint = [command.clientId, ...args.slice(2, 8)].join("|");
-    const reply = await guarded(() => this.redis.tfSubmit(...bookKeys(command.symbol), ...args, fingerprint));
+    if (!(await this.claim(command.orderId, command.symbol))) {
+      return reject(command, "DUPLICATE_ORDER_ID", "this order id is already used on another symbol");
+    }
+    const reply = await guarded(() =>
+      this.redis.tfSubmit(
+        ...bookKeys(command.symbol),
+        ...args,
+        fingerprint,
+        String(instrument.priceBandBps),
+        notionalBound(instrument).toString(),
+      ),
+    );
     return decode(reply, command, instrument);
+  }
+
+  /**
+   * Claims an order id for a symbol, on its own key (one symbol's scripts cannot see another's keys in a
+   * cluster). True when the id is free or already this symbol's: the script then tells a replay from a reuse.
+   * The claim outlives the symbol's idempotency window (TTL..2×TTL), so ids are unique within that window.
+   */
+  private async claim(orderId: string, symbol: string): Promise<boolean> {
+    const owner = await guarded(() =>
+      this.redis.set(orderIdKey(orderId), symbol, "EX", 2 * this.ttlSeconds, "NX", "GET"),
+    );
+    return owner === null || owner === symbol;
   }
 
   private async cancel(command: Extract<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
@@ -192,27 +223,11 @@ export class MatchingEngine {
     return { symbol, bid: book.bids[0] ?? null, ask: book.asks[0] ?? null, lastTradePrice: book.lastTradePrice };
   }
 
-  async getOrder(symbol: string, orderId: string): Promise<OrderView | null> {
+  /** The live or retained (terminal) order, as the engine holds it; null when unknown or past retention. */
+  async getOrder(symbol: string, orderId: string): Promise<OrderState | null> {
     const instrument = this.requireInstrument(symbol);
     const rec = await guarded(() => this.redis.tfLookup(...bookKeys(symbol), orderId));
-    if (!rec) return null;
-    const [side, type, price, qty, filled, cancelled, status, , clientId] = rec.split("|") as [string, ...string[]];
-    const lots = (v: string | undefined) => BigInt(v ?? "0");
-    const remaining = lots(qty) - lots(filled) - lots(cancelled);
-    const size = (v: bigint) => fromUnits(v, instrument.lotSize);
-    return {
-      orderId,
-      clientId: clientId ?? "",
-      symbol,
-      side: side === "B" ? "BUY" : "SELL",
-      type: type === "L" ? "LIMIT" : "MARKET",
-      price: type === "L" ? fromUnits(lots(price), instrument.tickSize) : null,
-      status: STATUS[status ?? ""] ?? "REJECTED",
-      quantity: size(lots(qty)),
-      filledQuantity: size(lots(filled)),
-      remainingQuantity: size(remaining),
-      cancelledQuantity: size(lots(cancelled)),
-    };
+    return rec ? orderState(orderId, symbol, rec.split("|"), instrument) : null;
   }
 
   private requireInstrument(symbol: string): Instrument {
@@ -263,6 +278,9 @@ function reject(command: CommandIdentity, reason: RejectReason, message: string)
     cancelledQuantity: "0",
     averagePrice: null,
     trades: [],
+    order: null,
+    makers: [],
+    version: null,
     replayed: false,
   };
 }
@@ -277,61 +295,130 @@ const MESSAGES: Partial<Record<RejectReason, string>> = {
   ORDER_NOT_OPEN: "the order is already filled or cancelled",
 };
 
+/** maxNotional in tick × lot units, floored: a market order is refused when last ticks × lots exceed it. */
+function notionalBound(instrument: Instrument): bigint {
+  const [max, tick, lot] = [instrument.maxNotional, instrument.tickSize, instrument.lotSize].map(scaled) as [
+    ScaledDecimal,
+    ScaledDecimal,
+    ScaledDecimal,
+  ];
+  return (max.digits * 10n ** BigInt(tick.scale + lot.scale)) / (tick.digits * lot.digits * 10n ** BigInt(max.scale));
+}
+
+function scaled(text: string): ScaledDecimal {
+  const value = parseDecimal(text);
+  if (!value) throw new Error(`invalid decimal ${text}`);
+  return value;
+}
+
+/**
+ * The message of a rejection. The band and the notional bound come from the script's reply (`detail`: the last
+ * trade price in ticks and the bps or the bound it used), so a replay gives the same message byte for byte.
+ */
+function explain(reason: RejectReason, detail: string, lots: bigint, instrument: Instrument): string | null {
+  const [last = 0n, limit = 0n] = detail.split(":").map(BigInt);
+  const tick = scaled(instrument.tickSize);
+  const lastPrice = fromUnits(last, instrument.tickSize);
+  if (reason === "PRICE_OUTSIDE_BAND") {
+    const band = (factor: bigint) => formatScaled(last * tick.digits * factor, tick.scale + 4);
+    return `the price is outside the band ${band(limit < 10_000n ? 10_000n - limit : 0n)}..${band(10_000n + limit)}, ${limit} bps around the last trade price ${lastPrice}`;
+  }
+  if (reason === "NOTIONAL_TOO_LARGE") {
+    const lot = scaled(instrument.lotSize);
+    const money = (tickLots: bigint) => formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
+    return `the market order's notional at the last trade price ${lastPrice} is ${money(last * lots)}, above the maximum ${money(limit)}`;
+  }
+  return MESSAGES[reason] ?? null;
+}
+
+function averagePrice(notionalTickLots: bigint, filledLots: bigint, instrument: Instrument): string | null {
+  if (filledLots === 0n) return null;
+  const tick = scaled(instrument.tickSize);
+  return divideRounded(notionalTickLots * tick.digits, filledLots * 10n ** BigInt(tick.scale), tick.scale + 4);
+}
+
+/** An order record's fields (see scripts.ts) as the OrderState the engine reports. */
+function orderState(orderId: string, symbol: string, fields: readonly string[], instrument: Instrument): OrderState {
+  const [side, type, price = "0", qty = "0", filled = "0", cancelled = "0", status = "", , notional = "0", ...rest] =
+    fields;
+  const [lastSeq = "0", submittedAt = "0", version = "0", clientId = ""] = rest;
+  const size = (v: bigint) => fromUnits(v, instrument.lotSize);
+  const [qtyLots, filledLots, cancelledLots] = [qty, filled, cancelled].map(BigInt) as [bigint, bigint, bigint];
+  const state = STATUS[status];
+  if (!state) throw new Error(`order ${orderId} has no open or terminal status: ${status}`);
+  return {
+    orderId,
+    clientId,
+    symbol,
+    side: side === "B" ? "BUY" : "SELL",
+    orderType: type === "L" ? "LIMIT" : "MARKET",
+    price: type === "L" ? fromUnits(BigInt(price), instrument.tickSize) : null,
+    status: state,
+    quantity: size(qtyLots),
+    filledQuantity: size(filledLots),
+    remainingQuantity: size(qtyLots - filledLots - cancelledLots),
+    cancelledQuantity: size(cancelledLots),
+    averagePrice: averagePrice(BigInt(notional), filledLots, instrument),
+    lastTradeId: lastSeq === "0" ? null : `${symbol}-${lastSeq}`,
+    version: Number(version),
+    submittedAt: Number(submittedAt),
+  };
+}
+
 function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrument): CommandResult {
   if (reply === null || reply === "X") {
     const reason = command.type === "CANCEL" ? "DUPLICATE_COMMAND_ID" : "DUPLICATE_ORDER_ID";
     return reject(command, reason, MESSAGES[reason]!);
   }
-  const [flag, headLine = "", ...tradeLines] = reply.split("\n");
-  const [status = "R", reason = "", side, , , qty, filled, cancelled, ts] = headLine.split("|");
-  const timestamp = Number(ts);
+  const [flag, headLine = "", orderLine = "", ...tradeLines] = reply.split("\n");
+  const [reason = "", version = "0", side, qty, filled, cancelled, ts, detail = ""] = headLine.split("|");
   const orderSide: Side | null = side === "B" ? "BUY" : side === "S" ? "SELL" : null;
   const size = (v: bigint) => fromUnits(v, instrument.lotSize);
-  const priceOf = (ticks: bigint) => fromUnits(ticks, instrument.tickSize);
-  const totalLots = BigInt(qty || "0");
-  const filledLots = BigInt(filled || "0");
-  const cancelledLots = BigInt(cancelled || "0");
-  let notionalTicks = 0n;
+  const [totalLots, filledLots, cancelledLots] = [qty, filled, cancelled].map((v) => BigInt(v || "0")) as [
+    bigint,
+    bigint,
+    bigint,
+  ];
+  const makers: OrderState[] = [];
   const trades: Trade[] = tradeLines.map((line) => {
-    const [seq = "0", tradePrice = "0", lots = "0", makerOrderId = "", makerClientId = "", makerLeft = "0"] =
-      line.split("|");
-    notionalTicks += BigInt(tradePrice) * BigInt(lots);
-    const buyer = orderSide === "BUY";
+    const [seq = "0", tradePrice = "0", lots = "0", makerOrderId = "", ...record] = line.split("|");
+    const maker = orderState(makerOrderId, command.symbol, record, instrument);
+    makers.push(maker);
     return {
       tradeId: `${command.symbol}-${seq}`,
       symbol: command.symbol,
-      price: priceOf(BigInt(tradePrice)),
+      price: fromUnits(BigInt(tradePrice), instrument.tickSize),
       quantity: size(BigInt(lots)),
       makerOrderId,
-      makerClientId,
+      makerClientId: maker.clientId,
       takerOrderId: command.orderId,
       takerClientId: command.clientId,
-      aggressorSide: buyer ? "BUY" : "SELL",
+      aggressorSide: orderSide === "BUY" ? "BUY" : "SELL",
       sequence: Number(seq),
-      timestamp,
-      makerRemainingQuantity: size(BigInt(makerLeft)),
+      timestamp: Number(ts),
+      makerRemainingQuantity: maker.remainingQuantity,
     };
   });
+  const order = orderLine ? orderState(command.orderId, command.symbol, orderLine.split("|"), instrument) : null;
   const rejectReason = reason ? (reason as RejectReason) : null;
-  const tick = parseDecimal(instrument.tickSize)!;
   return {
     commandType: command.type,
     orderId: command.orderId,
     clientId: command.clientId,
     symbol: command.symbol,
     side: orderSide,
-    status: STATUS[status] ?? "REJECTED",
+    status: order?.status ?? "REJECTED",
     reason: rejectReason,
-    message: rejectReason ? (MESSAGES[rejectReason] ?? null) : null,
+    message: rejectReason ? explain(rejectReason, detail, totalLots, instrument) : null,
     quantity: size(totalLots),
     filledQuantity: size(filledLots),
     remainingQuantity: size(rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots),
     cancelledQuantity: size(cancelledLots),
-    averagePrice:
-      filledLots > 0n && trades.length > 0
-        ? divideRounded(notionalTicks * tick.digits, filledLots * 10n ** BigInt(tick.scale), tick.scale + 4)
-        : null,
+    averagePrice: order?.averagePrice ?? null,
     trades,
+    order,
+    makers,
+    version: Number(version),
     replayed: flag === "R",
   };
 }

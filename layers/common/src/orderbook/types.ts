@@ -7,7 +7,7 @@ export const TIME_IN_FORCE = ["GTC", "IOC", "FOK"] as const;
 
 export type Side = (typeof SIDES)[number];
 export type TimeInForce = (typeof TIME_IN_FORCE)[number];
-export type OrderStatus = "NEW" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
+export type { CommandResult, OrderState, OrderStatus, OrderType, Trade } from "../contracts/engine";
 
 /** Why the engine refused a command. Stable strings: callers and records match on them. */
 export const REJECT_REASONS = [
@@ -22,6 +22,8 @@ export const REJECT_REASONS = [
   "DUPLICATE_ORDER_ID",
   "DUPLICATE_COMMAND_ID",
   "POST_ONLY_WOULD_CROSS",
+  "PRICE_OUTSIDE_BAND",
+  "NOTIONAL_TOO_LARGE",
   "FOK_NOT_FILLABLE",
   "UNKNOWN_ORDER",
   "NOT_ORDER_OWNER",
@@ -84,46 +86,6 @@ export type LimitCommand = z.output<typeof LimitCommandSchema>;
 export type MarketCommand = z.output<typeof MarketCommandSchema>;
 export type CancelCommand = z.output<typeof CancelCommandSchema>;
 
-export interface Trade {
-  /** Deterministic: `${symbol}-${sequence}`; a replayed stream on a fresh book yields the same ids. */
-  readonly tradeId: string;
-  readonly symbol: string;
-  readonly price: string;
-  readonly quantity: string;
-  readonly makerOrderId: string;
-  readonly makerClientId: string;
-  readonly takerOrderId: string;
-  readonly takerClientId: string;
-  readonly aggressorSide: Side;
-  /** Per-symbol trade sequence, from 1. */
-  readonly sequence: number;
-  /** Epoch milliseconds: the command's timestamp, or the Redis server clock when the command had none. */
-  readonly timestamp: number;
-  /** What the maker order still rests with after this fill. */
-  readonly makerRemainingQuantity: string;
-}
-
-export interface CommandResult {
-  readonly commandType: EngineCommand["type"] | "UNKNOWN";
-  readonly orderId: string;
-  readonly clientId: string;
-  readonly symbol: string;
-  readonly side: Side | null;
-  readonly status: OrderStatus;
-  readonly reason: RejectReason | null;
-  /** A person-readable explanation for a rejection. */
-  readonly message: string | null;
-  readonly quantity: string;
-  readonly filledQuantity: string;
-  readonly remainingQuantity: string;
-  readonly cancelledQuantity: string;
-  /** Quantity-weighted average fill price, rounded half-up to the tick's decimals + 4; null with no fill. */
-  readonly averagePrice: string | null;
-  readonly trades: readonly Trade[];
-  /** True when this command id was processed before: the original result, and nothing changed. */
-  readonly replayed: boolean;
-}
-
 export interface BookLevel {
   readonly price: string;
   readonly quantity: string;
@@ -144,20 +106,6 @@ export interface TopOfBook {
   readonly bid: BookLevel | null;
   readonly ask: BookLevel | null;
   readonly lastTradePrice: string | null;
-}
-
-export interface OrderView {
-  readonly orderId: string;
-  readonly clientId: string;
-  readonly symbol: string;
-  readonly side: Side;
-  readonly type: "LIMIT" | "MARKET";
-  readonly price: string | null;
-  readonly status: OrderStatus;
-  readonly quantity: string;
-  readonly filledQuantity: string;
-  readonly remainingQuantity: string;
-  readonly cancelledQuantity: string;
 }
 
 /** Redis could not be reached or did not answer in time. The state machine retries it by this name. */

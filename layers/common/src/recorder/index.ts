@@ -1,17 +1,12 @@
-export { CommandResultSchema, parseRecordInput, type RecordInput, RecordInputInvalid } from "./input";
+export { parseRecordInput, type RecordInput, RecordInputInvalid } from "./input";
 export {
   COMPLIANCE_SOURCE,
   type DomainEvent,
   type DomainEventType,
+  decideVenueTrade,
+  orderStateKey,
+  orderVersionKey,
   planRecord,
   type RecordPlan,
-  TERMINAL_VERSION,
 } from "./plan";
-export {
-  RecorderContention,
-  type RecorderDeps,
-  RecorderPublishError,
-  type RecordOutcome,
-  type RecordSummary,
-  recordExecution,
-} from "./store";
+export { type RecorderDeps, RecorderPublishError, recordExecution } from "./record";

@@ -1,64 +1,21 @@
 // What the Record and RecordRejection states pass the recorder, parsed once at the edge.
 import { z } from "zod";
 import {
-  Decimal,
+  CommandResultSchema,
   EnrichmentSchema,
   EventEnvelopeSchema,
-  Identifier,
-  InstrumentSymbol,
-  PositiveDecimal,
   parseRejectionCause,
   type Rejection,
   ValidatedEventSchema,
 } from "../contracts";
-import { REJECT_REASONS, SIDES } from "../orderbook/types";
 
 /** The input is not a state the workflow produces. Not retried: the execution goes to the failed-executions queue. */
 export class RecordInputInvalid extends Error {
   override readonly name = "RecordInputInvalid";
 }
 
-// The highest sequence an order version can be derived from (see versions in plan.ts).
-export const MAX_SEQUENCE = 999_999_999_999_998;
 // Step Functions caps a state's input at 256 KiB.
 const MAX_INPUT_BYTES = 256 * 1024;
-
-const EngineTradeSchema = z.object({
-  tradeId: Identifier,
-  symbol: InstrumentSymbol,
-  price: PositiveDecimal,
-  quantity: PositiveDecimal,
-  makerOrderId: Identifier,
-  makerClientId: Identifier,
-  takerOrderId: Identifier,
-  takerClientId: Identifier,
-  aggressorSide: z.enum(SIDES),
-  sequence: z.number().int().positive().max(MAX_SEQUENCE),
-  timestamp: z.number().int().nonnegative().max(8_640_000_000_000_000),
-  makerRemainingQuantity: Decimal,
-});
-
-/** The engine's CommandResult (orderbook/types.ts) as the Match state returns it. */
-export const CommandResultSchema = z.object({
-  commandType: z.enum(["LIMIT", "MARKET", "CANCEL", "UNKNOWN"]),
-  orderId: Identifier,
-  clientId: Identifier,
-  symbol: InstrumentSymbol,
-  side: z.enum(SIDES).nullable(),
-  status: z.enum(["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"]),
-  reason: z.enum(REJECT_REASONS).nullable(),
-  message: z.string().max(1024).nullable(),
-  quantity: Decimal,
-  filledQuantity: Decimal,
-  remainingQuantity: Decimal,
-  cancelledQuantity: Decimal,
-  averagePrice: PositiveDecimal.nullable(),
-  trades: z.array(EngineTradeSchema).max(1000),
-  replayed: z.boolean(),
-});
-
-export type EngineTrade = z.infer<typeof EngineTradeSchema>;
-export type CommandResult = z.infer<typeof CommandResultSchema>;
 
 const ProcessedSchema = z.object({
   validated: z.intersection(ValidatedEventSchema, z.object({ match: CommandResultSchema.optional() })),
@@ -133,6 +90,9 @@ function inconsistency(envelope: Envelope, { validated }: ProcessedEvent): strin
     return `the match result is for ${match.symbol}/${match.orderId}, not ${subject.symbol}/${subject.orderId}`;
   }
   if (validated.kind === "ORDER_CANCEL" && match.trades.length > 0) return "a cancel result carries no trades";
+  if (match.order && (match.order.orderId !== match.orderId || match.order.symbol !== match.symbol)) {
+    return `the match result's order state is for ${match.order.symbol}/${match.order.orderId}`;
+  }
   const tradeIds = new Set<string>();
   for (const t of match.trades) {
     if (t.symbol !== match.symbol || t.takerOrderId !== match.orderId || t.takerClientId !== match.clientId) {
@@ -141,6 +101,17 @@ function inconsistency(envelope: Envelope, { validated }: ProcessedEvent): strin
     if (t.makerOrderId === t.takerOrderId) return `trade ${t.tradeId} matches ${t.takerOrderId} with itself`;
     if (tradeIds.has(t.tradeId)) return `trade ${t.tradeId} appears twice in one match result`;
     tradeIds.add(t.tradeId);
+  }
+  const makers = new Map(match.makers.map((m) => [m.orderId, m]));
+  if (makers.size !== match.makers.length) return "a maker appears twice in one match result";
+  for (const t of match.trades) {
+    const maker = makers.get(t.makerOrderId);
+    if (!maker || maker.symbol !== match.symbol || maker.clientId !== t.makerClientId) {
+      return `trade ${t.tradeId}'s maker ${t.makerOrderId} has no state in the match result`;
+    }
+  }
+  if (makers.size > 0 && match.makers.some((m) => !match.trades.some((t) => t.makerOrderId === m.orderId))) {
+    return "the match result has a maker state without a trade";
   }
   return undefined;
 }

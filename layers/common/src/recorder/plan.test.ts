@@ -1,6 +1,6 @@
-import type { ValidatedEvent } from "../contracts";
-import { type CommandResult, type EngineTrade, parseRecordInput, RecordInputInvalid } from "./input";
-import { contentHash, planRecord, TERMINAL_VERSION, versionOf } from "./plan";
+import type { CommandResult, OrderState, Trade, ValidatedEvent } from "../contracts";
+import { parseRecordInput, RecordInputInvalid } from "./input";
+import { contentHash, decideVenueTrade, planRecord } from "./plan";
 
 const envelope = (id: string, detailType: string, detail: unknown, source = "tradeflow.orders") => ({
   version: "0",
@@ -15,7 +15,8 @@ const envelope = (id: string, detailType: string, detail: unknown, source = "tra
 });
 
 const enrichment = { session: "CONTINUOUS", defaulted: ["topOfBook: not needed"] };
-const checks = { lastTradePrice: null, skipped: [] };
+const checks = { skipped: [] };
+const AT = 1_748_874_600_000;
 
 const detail = {
   clientId: "bob",
@@ -27,7 +28,7 @@ const detail = {
   quantity: "30",
 };
 
-function trade(sequence: number, maker: string, quantity: string, makerRemainingQuantity: string): EngineTrade {
+function trade(sequence: number, maker: string, quantity: string, makerRemainingQuantity: string): Trade {
   return {
     tradeId: `AAPL-${sequence}`,
     symbol: "AAPL",
@@ -39,10 +40,53 @@ function trade(sequence: number, maker: string, quantity: string, makerRemaining
     takerClientId: "bob",
     aggressorSide: "BUY",
     sequence,
-    timestamp: 1_748_874_600_000,
+    timestamp: AT,
     makerRemainingQuantity,
   };
 }
+
+function state(overrides: Partial<OrderState>): OrderState {
+  return {
+    orderId: "B1",
+    clientId: "bob",
+    symbol: "AAPL",
+    side: "BUY",
+    orderType: "LIMIT",
+    price: "101",
+    status: "FILLED",
+    quantity: "30",
+    filledQuantity: "30",
+    remainingQuantity: "0",
+    cancelledQuantity: "0",
+    averagePrice: "100",
+    lastTradeId: "AAPL-8",
+    version: 12,
+    submittedAt: AT,
+    ...overrides,
+  };
+}
+
+const S1 = state({
+  orderId: "S1",
+  clientId: "alice",
+  side: "SELL",
+  price: "100",
+  quantity: "10",
+  filledQuantity: "10",
+  lastTradeId: "AAPL-7",
+  submittedAt: AT - 5000,
+});
+const S2 = state({
+  orderId: "S2",
+  clientId: "alice",
+  side: "SELL",
+  price: "100",
+  status: "PARTIALLY_FILLED",
+  quantity: "25",
+  filledQuantity: "20",
+  remainingQuantity: "5",
+  submittedAt: AT - 4000,
+});
 
 function result(overrides: Partial<CommandResult>): CommandResult {
   return {
@@ -60,6 +104,9 @@ function result(overrides: Partial<CommandResult>): CommandResult {
     cancelledQuantity: "0",
     averagePrice: "100",
     trades: [trade(7, "S1", "10", "0"), trade(8, "S2", "20", "5")],
+    order: state({}),
+    makers: [S1, S2],
+    version: 12,
     replayed: false,
     ...overrides,
   };
@@ -92,7 +139,7 @@ function submitState(match: CommandResult, id = "e-submit") {
       quantity: "30",
       timeInForce: "GTC",
       postOnly: false,
-      timestamp: 1_748_874_600_000,
+      timestamp: AT,
     },
   };
   return { ...envelope(id, "Order Submitted", detail), processed: { validated: { ...validated, match }, enrichment } };
@@ -103,43 +150,35 @@ const keys = (plan: ReturnType<typeof planRecord>) => plan.facts.map((f) => `${f
 describe("planRecord: a matched order", () => {
   const plan = planRecord(parseRecordInput(submitState(result({}))));
 
-  test("records the trade, the trade under both orders and every status change", () => {
+  test("records one version of the taker and of each maker, keyed by the engine's version", () => {
     expect(keys(plan)).toEqual([
-      "ORDER#B1/STATUS#000000000000008",
-      "TRADE#AAPL-7/META",
-      "ORDER#B1/TRADE#AAPL-7",
-      "ORDER#S1/TRADE#AAPL-7",
-      "ORDER#S1/STATUS#000000000000007",
-      "TRADE#AAPL-8/META",
-      "ORDER#B1/TRADE#AAPL-8",
-      "ORDER#S2/TRADE#AAPL-8",
-      "ORDER#S2/STATUS#000000000000008",
+      "ORDER#B1/V#000000000000012",
+      "ORDER#S1/V#000000000000012",
+      "ORDER#S2/V#000000000000012",
     ]);
+    expect(plan.facts[0]?.item).toMatchObject({ cause: "SUBMIT", trades: result({}).trades, timeInForce: "GTC" });
+    expect(plan.facts[1]?.item).toMatchObject({ cause: "FILL", trades: [trade(7, "S1", "10", "0")] });
   });
 
-  test("moves the taker and each maker to its state after the fill", () => {
-    expect(plan.orders.map((o) => [o.orderId, o.status, o.version, o.remainingQuantity])).toEqual([
-      ["B1", "FILLED", 8, "0"],
-      ["S1", "FILLED", 7, "0"],
-      ["S2", "PARTIALLY_FILLED", 8, "5"],
+  test("writes every order's state exactly as the engine reported it, nothing derived", () => {
+    expect(plan.states.map((s) => s.state)).toEqual([state({}), S1, S2]);
+    expect(plan.states.map((s) => `${s.key.pk}/${s.key.sk}`)).toEqual([
+      "ORDER#B1/META",
+      "ORDER#S1/META",
+      "ORDER#S2/META",
     ]);
-    expect(plan.orders[1]?.side).toBe("SELL");
-    expect(plan.orders[0]?.submission?.attributes).toMatchObject({
+    expect(plan.states[1]?.item).toMatchObject({ ...S1, entity: "ORDER", gsi2pk: "CLIENT#alice" });
+  });
+
+  test("indexes the taker's version (the command's trades) by symbol, and every version with fills by client", () => {
+    const [taker, maker] = plan.facts.map((f) => f.item);
+    expect(taker).toMatchObject({
       gsi1pk: "SYMBOL#AAPL",
-      gsi1sk: "2025-06-02T14:30:00.000Z#B1",
+      gsi1sk: "2025-06-02T14:30:00.000Z#B1#12",
       gsi2pk: "CLIENT#bob",
-      submitEventId: "e-submit",
     });
-  });
-
-  test("indexes trades by symbol and each order's fills by that order's client", () => {
-    const item = (pk: string, sk: string) => plan.facts.find((f) => f.key.pk === pk && f.key.sk === sk)?.item;
-    expect(item("TRADE#AAPL-7", "META")).toMatchObject({
-      gsi1pk: "SYMBOL#AAPL",
-      gsi1sk: "2025-06-02T14:30:00.000Z#AAPL-7",
-    });
-    expect(item("ORDER#S1", "TRADE#AAPL-7")).toMatchObject({ role: "MAKER", gsi2pk: "CLIENT#alice" });
-    expect(item("ORDER#B1", "TRADE#AAPL-7")).toMatchObject({ role: "TAKER", gsi2pk: "CLIENT#bob" });
+    expect(maker).toMatchObject({ gsi2pk: "CLIENT#alice" });
+    expect(maker).not.toHaveProperty("gsi1pk");
   });
 
   test("publishes every trade and order change, and one tick per trade", () => {
@@ -150,55 +189,39 @@ describe("planRecord: a matched order", () => {
       "Order Updated",
       "Order Updated",
     ]);
-    expect(plan.ticks).toEqual([
-      {
-        symbol: "AAPL",
-        price: "100",
-        tradeId: "AAPL-7",
-        sequence: 7,
-        timestamp: 1_748_874_600_000,
-        source: "tradeflow.orders",
-      },
-      {
-        symbol: "AAPL",
-        price: "100",
-        tradeId: "AAPL-8",
-        sequence: 8,
-        timestamp: 1_748_874_600_000,
-        source: "tradeflow.orders",
-      },
+    expect(plan.events[3]?.detail).toEqual({ ...S1, eventId: "e-submit" });
+    expect(plan.ticks.map((t) => [t.tradeId, t.sequence, t.price, t.timestamp])).toEqual([
+      ["AAPL-7", 7, "100", AT],
+      ["AAPL-8", 8, "100", AT],
     ]);
     expect(plan.counts).toEqual({ orders: 1, trades: 2, rejections: 0 });
   });
 
-  test("is a function of the event's content: the same state plans the same facts", () => {
-    const again = planRecord(parseRecordInput(JSON.parse(JSON.stringify(submitState(result({}))))));
+  test("is a function of the result's content: the same order under another event plans the same hashes", () => {
+    const again = planRecord(parseRecordInput(submitState(result({ replayed: true }), "e-resent")));
     expect(again.facts.map((f) => f.contentHash)).toEqual(plan.facts.map((f) => f.contentHash));
   });
 });
 
 describe("planRecord: other outcomes", () => {
   test("an engine rejection records a rejection and touches no order", () => {
-    const plan = planRecord(
-      parseRecordInput(
-        submitState(
-          result({
-            status: "REJECTED",
-            reason: "DUPLICATE_ORDER_ID",
-            message: "used",
-            trades: [],
-            filledQuantity: "0",
-            remainingQuantity: "0",
-            averagePrice: null,
-          }),
-        ),
-      ),
-    );
+    const rejected = result({
+      status: "REJECTED",
+      reason: "PRICE_OUTSIDE_BAND",
+      message: "outside the band",
+      trades: [],
+      filledQuantity: "0",
+      remainingQuantity: "0",
+      averagePrice: null,
+      order: null,
+      makers: [],
+    });
+    const plan = planRecord(parseRecordInput(submitState(rejected)));
     expect(keys(plan)).toEqual(["REJECTION#e-submit/META"]);
-    expect(plan.orders).toEqual([]);
+    expect(plan.states).toEqual([]);
     expect(plan.facts[0]?.item).toMatchObject({
       stage: "ENGINE",
-      reasons: ["DUPLICATE_ORDER_ID"],
+      reasons: ["PRICE_OUTSIDE_BAND"],
       gsi2pk: "CLIENT#bob",
     });
     expect(plan.events.map((e) => e.detailType)).toEqual(["Order Rejected"]);
@@ -209,25 +232,92 @@ describe("planRecord: other outcomes", () => {
       errorType: "ValidationRejected",
       errorMessage: JSON.stringify({ reasons: ["INVALID_ID"], message: "detail.orderId: bad" }),
     });
-    const state = {
+    const event = {
       ...envelope("bad id\u0000", "Order Submitted", { orderId: "x y", symbol: "AAPL" }),
       rejection: { Error: "ValidationRejected", Cause: cause },
     };
-    const plan = planRecord(parseRecordInput(state));
+    const plan = planRecord(parseRecordInput(event));
     expect(plan.facts[0]?.key.pk).toMatch(/^REJECTION#unidentified:[0-9a-f]{32}$/);
     expect(plan.facts[0]?.item).toMatchObject({ reasons: ["INVALID_ID"], symbol: "AAPL", gsi1pk: "SYMBOL#AAPL" });
     expect(plan.facts[0]?.item).not.toHaveProperty("orderId");
   });
 
-  test("versions: cancelled is terminal, fills take their trade sequence, a resting order starts at 0", () => {
-    expect(versionOf("CANCELLED", [trade(9, "S1", "1", "0")])).toBe(TERMINAL_VERSION);
-    expect(versionOf("PARTIALLY_FILLED", [trade(9, "S1", "1", "0"), trade(4, "S2", "1", "0")])).toBe(9);
-    expect(versionOf("NEW", [])).toBe(0);
-  });
-
   test("content hashes ignore key order", () => {
     expect(contentHash({ a: 1, b: { c: "x", d: [1, 2] } })).toBe(contentHash({ b: { d: [1, 2], c: "x" }, a: 1 }));
     expect(contentHash({ a: 1 })).not.toBe(contentHash({ a: "1" }));
+  });
+});
+
+describe("planRecord: a venue trade", () => {
+  const instrument = {
+    symbol: "AAPL",
+    baseCurrency: "AAPL",
+    quoteCurrency: "USD",
+    tickSize: "0.01",
+    lotSize: "1",
+    status: "TRADING" as const,
+    maxQuantity: "100000",
+    maxNotional: "10000000",
+    priceBandBps: 500,
+  };
+  const tradeState = (price: string, last: string | null) => {
+    const reported = {
+      tradeId: "alpha:T1",
+      venue: "alpha",
+      venueTradeId: "T1",
+      symbol: "AAPL",
+      side: "BUY",
+      price,
+      quantity: "5",
+      currency: "USD",
+      executedAt: "2025-06-02T14:30:00.000Z",
+      venueSequence: 3,
+    };
+    const validated = {
+      kind: "TRADE",
+      eventId: "e-trade",
+      source: "tradeflow.venue.alpha",
+      detailType: "Trade Reported",
+      eventTime: "2025-06-02T14:30:00.000Z",
+      checks,
+      trade: reported,
+    };
+    const topOfBook = { symbol: "AAPL", bid: null, ask: null, lastTradePrice: last };
+    return parseRecordInput({
+      ...envelope("e-trade", "Trade Reported", {}, "tradeflow.venue.alpha"),
+      processed: { validated, enrichment: { ...enrichment, instrument, topOfBook } },
+    });
+  };
+
+  test("is held to the band around the engine's last trade price, edges included", () => {
+    expect(decideVenueTrade(tradeState("105", "100"))).toEqual({ outcome: "ACCEPTED" });
+    expect(decideVenueTrade(tradeState("95", "100"))).toEqual({ outcome: "ACCEPTED" });
+    expect(decideVenueTrade(tradeState("105.01", "100"))).toMatchObject({
+      outcome: "REJECTED",
+      reasons: ["PRICE_OUTSIDE_BAND"],
+    });
+    expect(decideVenueTrade(tradeState("500", null))).toEqual({ outcome: "ACCEPTED" });
+  });
+
+  test("writes its receipt with the decision first, then the trade; a recorded decision overrides a new one", () => {
+    const input = tradeState("105.01", "100");
+    const rejected = planRecord(input);
+    expect(rejected.receipt?.key).toEqual({ pk: "EVENT#e-trade", sk: "META" });
+    expect(keys(rejected)).toEqual(["REJECTION#e-trade/META"]);
+    expect(rejected.facts[0]?.item).toMatchObject({ stage: "RECORDER", reasons: ["PRICE_OUTSIDE_BAND"] });
+    const firstDecision = planRecord(input, { outcome: "ACCEPTED" });
+    expect(keys(firstDecision)).toEqual(["TRADE#alpha:T1/META"]);
+    expect(firstDecision.receipt?.contentHash).toBe(rejected.receipt?.contentHash);
+    expect(firstDecision.ticks).toEqual([
+      {
+        symbol: "AAPL",
+        price: "105.01",
+        tradeId: "alpha:T1",
+        sequence: 3,
+        timestamp: AT,
+        source: "tradeflow.venue.alpha",
+      },
+    ]);
   });
 });
 
@@ -260,6 +350,9 @@ describe("parseRecordInput: bad input", () => {
     ["a fractional sequence", withTrade({ sequence: 7.5 })],
     ["a trade of another taker", withTrade({ takerOrderId: "X9" })],
     ["a self-match", withTrade({ makerOrderId: "B1" })],
+    ["a trade whose maker has no state", withMatch({ ...validated.match, makers: [S2] })],
+    ["a maker state without a trade", withMatch({ ...validated.match, makers: [S1, S2, { ...S2, orderId: "S3" }] })],
+    ["an order state of another order", withMatch({ ...validated.match, order: { ...state({}), orderId: "B2" } })],
     [
       "the same trade twice",
       withMatch({ ...validated.match, trades: [validated.match.trades[0], validated.match.trades[0]] }),

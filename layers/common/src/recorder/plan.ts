@@ -1,13 +1,22 @@
-// From one workflow state to what the compliance table must hold afterwards, as pure data. Every item is either
-// an immutable fact (written once; a content hash tells a replay from a conflicting reuse of its key) or the
-// order's META projection (moved forward only, by version). See docs/data-model.md.
+// From one workflow state to what the compliance table must hold afterwards, as pure data. The engine's result
+// says every order's state; the plan only lays it out as items: immutable facts (written once; a content hash
+// tells a replay from a conflicting reuse of its key) and each order's current state (moved forward by the
+// engine's version). Nothing here reads the table or derives state. See docs/data-model.md.
 import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { PriceTick } from "../alerts/tick";
-import { type Enrichment, Identifier, InstrumentSymbol, type Order, utcMillis } from "../contracts";
-import { parseDecimal } from "../decimal";
-import type { OrderStatus, Side } from "../orderbook/types";
-import { type CommandResult, type EngineTrade, MAX_SEQUENCE, type RecordInput } from "./input";
+import {
+  type Enrichment,
+  Identifier,
+  InstrumentSymbol,
+  type OrderState,
+  type Trade,
+  utcMillis,
+  type VenueTradeDecision,
+} from "../contracts";
+import { compareDecimal } from "../decimal";
+import { priceBand } from "../validation/rules";
+import type { RecordInput } from "./input";
 
 export type Item = Record<string, unknown>;
 
@@ -16,6 +25,7 @@ export interface ItemKey {
   readonly sk: string;
 }
 
+/** An immutable item: put only where its key is free. */
 export interface Fact {
   readonly key: ItemKey;
   /** Hash of the business content only: provenance (event id, times) may differ between replays. */
@@ -23,22 +33,11 @@ export interface Fact {
   readonly item: Item;
 }
 
-/** An order's state after this event, as far as the event knows it. */
-export interface OrderChange {
-  readonly orderId: string;
-  readonly clientId: string;
-  readonly symbol: string;
-  readonly side: Side | null;
-  readonly version: number;
-  readonly status: OrderStatus;
-  readonly remainingQuantity: string;
-  /** Present when the engine reported the whole order (its own submit or cancel); a maker fill does not. */
-  readonly filledQuantity?: string;
-  readonly cancelledQuantity?: string;
-  readonly quantity?: string;
-  readonly tradeId?: string;
-  /** The order's own attributes: only its submit event has them. */
-  readonly submission?: { readonly orderHash: string; readonly quantity: string; readonly attributes: Item };
+/** An order's current state: put only over an older version of the same order. */
+export interface StateWrite {
+  readonly key: ItemKey;
+  readonly state: OrderState;
+  readonly item: Item;
 }
 
 export const COMPLIANCE_SOURCE = "tradeflow.compliance";
@@ -50,7 +49,7 @@ export interface DomainEvent {
   readonly detail: Item;
 }
 
-/** Who the event is about, for the receipt, a conflict record and their index keys. */
+/** Who the event is about, for the receipt, a rejection or conflict record and their index keys. */
 export interface Subject {
   readonly eventId: string;
   readonly source: string;
@@ -67,26 +66,28 @@ export interface Subject {
 
 export interface RecordPlan {
   readonly subject: Subject;
+  /** Venue trades only: the event's receipt with its decision, written first; the first decision stands. */
+  readonly receipt?: Fact;
   readonly facts: readonly Fact[];
-  readonly orders: readonly OrderChange[];
+  /** Written after the facts, so a reader never sees an order's state ahead of the facts behind it. */
+  readonly states: readonly StateWrite[];
   readonly events: readonly DomainEvent[];
-  /** One per trade: sent to the alert queue, and the newest per symbol moves LAST_TRADE. */
+  /** One per trade, for the alert queue. */
   readonly ticks: readonly PriceTick[];
   readonly counts: { readonly orders: number; readonly trades: number; readonly rejections: number };
 }
 
-/** A cancelled order never changes again: its version is above every sequence-derived one. */
-export const TERMINAL_VERSION = MAX_SEQUENCE + 1;
 // Rejected events keep their detail for the record; EventBridge caps an event at 256 KiB, DynamoDB an item at 400.
 const MAX_STORED_DETAIL_CHARS = 64 * 1024;
 
-export const orderKey = (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: "META" });
-export const statusKey = (orderId: string, version: number): ItemKey => ({
+export const orderStateKey = (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: "META" });
+export const orderVersionKey = (orderId: string, version: number): ItemKey => ({
   pk: `ORDER#${orderId}`,
-  sk: `STATUS#${String(version).padStart(15, "0")}`,
+  sk: `V#${String(version).padStart(15, "0")}`,
 });
 export const receiptKey = (eventId: string): ItemKey => ({ pk: `EVENT#${eventId}`, sk: "META" });
 export const rejectionKey = (eventId: string): ItemKey => ({ pk: `REJECTION#${eventId}`, sk: "META" });
+export const tradeKey = (tradeId: string): ItemKey => ({ pk: `TRADE#${tradeId}`, sk: "META" });
 export const conflictKey = (subject: Subject): ItemKey => ({
   pk: `REJECTION#${subject.eventId}`,
   sk: `CONFLICT#${subject.payloadHash.slice(0, 16)}`,
@@ -120,17 +121,32 @@ const byClient = (clientId: string, time: string, id: string) => ({
   gsi2sk: `${time}#${id}`,
 });
 
-export function versionOf(status: OrderStatus, trades: readonly EngineTrade[]): number {
-  if (status === "CANCELLED") return TERMINAL_VERSION;
-  return trades.reduce((max, t) => Math.max(max, t.sequence), 0);
-}
-
 /** What the record keeps of the enrichment (not the instrument: that is configuration, not evidence). */
 const enrichmentRecord = ({ instrument: _, ...kept }: Enrichment): Item =>
   Object.fromEntries(Object.entries(kept).filter(([, v]) => v !== undefined));
 
-export function planRecord(input: RecordInput): RecordPlan {
-  return input.kind === "REJECTED" ? planRejection(input) : planProcessed(input);
+/** The band a venue trade is held to: the engine's last trade price as the Enrich state read it. */
+export function decideVenueTrade(input: RecordInput): VenueTradeDecision {
+  if (input.kind !== "PROCESSED") return { outcome: "ACCEPTED" };
+  const { validated, enrichment } = input.processed;
+  const last = enrichment.topOfBook?.lastTradePrice;
+  const bps = enrichment.instrument?.priceBandBps;
+  if (validated.kind !== "TRADE" || !last || bps === undefined) return { outcome: "ACCEPTED" };
+  const { price } = validated.trade;
+  const { lower, upper } = priceBand(last, bps);
+  if (compareDecimal(price, lower) >= 0 && compareDecimal(price, upper) <= 0) return { outcome: "ACCEPTED" };
+  return {
+    outcome: "REJECTED",
+    reasons: ["PRICE_OUTSIDE_BAND"],
+    message: `${price} is outside ${lower}..${upper}, ${bps} bps around the last trade price ${last}`,
+  };
+}
+
+/** A venue trade's decision is taken from `decided` when one was recorded before, else made now. */
+export function planRecord(input: RecordInput, decided?: VenueTradeDecision): RecordPlan {
+  if (input.kind === "REJECTED") return planRejection(input);
+  if (input.processed.validated.kind === "TRADE") return planVenueTrade(input, decided ?? decideVenueTrade(input));
+  return planMatch(input);
 }
 
 function subjectOf(
@@ -172,8 +188,8 @@ function subjectFields(subject: Subject): Item {
   };
 }
 
-/** The receipt of a recorded event: written with the event's first new item, so a pure duplicate writes nothing. */
-export function receiptFact(subject: Subject): Fact {
+/** The receipt names the event (its payload); the decision rides along, so a redelivery finds the first one. */
+function receiptFact(subject: Subject, decision: VenueTradeDecision): Fact {
   return fact(
     receiptKey(subject.eventId),
     {
@@ -183,7 +199,8 @@ export function receiptFact(subject: Subject): Fact {
       detailType: subject.detailType,
       payloadHash: subject.payloadHash,
     },
-    { eventTime: subject.eventTime },
+    // JSON text: the recorder reads it back from a failed condition's raw item.
+    { eventTime: subject.eventTime, decision: JSON.stringify(decision) },
   );
 }
 
@@ -231,7 +248,13 @@ export function rejectedEvent(
   };
 }
 
-function rejectionPlan(subject: Subject, stage: string, reasons: readonly string[], message: string): RecordPlan {
+function rejectionPlan(
+  subject: Subject,
+  stage: string,
+  reasons: readonly string[],
+  message: string,
+  receipt?: Fact,
+): RecordPlan {
   const rejection = fact(
     rejectionKey(subject.eventId),
     { entity: "REJECTION", stage, eventId: subject.eventId, payloadHash: subject.payloadHash },
@@ -248,8 +271,9 @@ function rejectionPlan(subject: Subject, stage: string, reasons: readonly string
   );
   return {
     subject,
+    ...(receipt ? { receipt } : {}),
     facts: [rejection],
-    orders: [],
+    states: [],
     events: [rejectedEvent(subject, stage, reasons, message)],
     ticks: [],
     counts: { orders: 0, trades: 0, rejections: 1 },
@@ -277,108 +301,112 @@ function planRejection(input: Extract<RecordInput, { kind: "REJECTED" }>): Recor
   return rejectionPlan(subject, "VALIDATION", rejection.reasons, rejection.message);
 }
 
-function planProcessed(input: Extract<RecordInput, { kind: "PROCESSED" }>): RecordPlan {
-  const { envelope, processed } = input;
-  const { validated, enrichment } = processed;
+type Processed = Extract<RecordInput, { kind: "PROCESSED" }>;
+
+function processedSubject({ envelope, processed: { validated } }: Processed): Subject {
   const ids =
     validated.kind === "ORDER_SUBMIT"
       ? validated.order
       : validated.kind === "ORDER_CANCEL"
         ? validated.cancel
         : validated.trade;
-  const subject = subjectOf(
-    envelope.id,
-    envelope.source,
-    envelope["detail-type"],
-    validated.eventTime,
-    envelope.detail,
-    {
-      symbol: ids.symbol,
-      clientId: "clientId" in ids ? ids.clientId : undefined,
-      orderId: "orderId" in ids ? ids.orderId : undefined,
-    },
-  );
+  return subjectOf(envelope.id, envelope.source, envelope["detail-type"], validated.eventTime, envelope.detail, {
+    symbol: ids.symbol,
+    clientId: "clientId" in ids ? ids.clientId : undefined,
+    orderId: "orderId" in ids ? ids.orderId : undefined,
+  });
+}
 
-  if (validated.kind === "TRADE") {
-    const trade = validated.trade;
-    const content = { entity: "TRADE", origin: "VENUE", ...trade };
-    const timestamp = Date.parse(trade.executedAt);
-    return {
-      subject,
-      facts: [
-        fact(metaKey(`TRADE#${trade.tradeId}`), content, {
-          eventId: subject.eventId,
-          source: envelope.source,
-          enrichment: enrichmentRecord(enrichment),
-          ...bySymbol(trade.symbol, trade.executedAt, trade.tradeId),
-        }),
-      ],
-      orders: [],
-      events: [
-        {
-          detailType: "Trade Executed",
-          time: trade.executedAt,
-          detail: { ...trade, origin: "VENUE", eventId: subject.eventId },
-        },
-      ],
-      ticks: [
-        {
-          symbol: trade.symbol,
-          price: trade.price,
-          tradeId: trade.tradeId,
-          ...(trade.venueSequence === null ? {} : { sequence: trade.venueSequence }),
-          timestamp,
-          source: envelope.source,
-        },
-      ],
-      counts: { orders: 0, trades: 1, rejections: 0 },
-    };
-  }
-
-  const match = validated.match!;
-  if (match.status === "REJECTED") {
-    return rejectionPlan(
-      subject,
-      "ENGINE",
-      [match.reason ?? "REJECTED"],
-      match.message ?? "the matching engine rejected the command",
-    );
-  }
-
-  const own: OrderChange = {
-    orderId: match.orderId,
-    clientId: match.clientId,
-    symbol: match.symbol,
-    side: match.side,
-    version: versionOf(match.status, match.trades),
-    status: match.status,
-    remainingQuantity: match.remainingQuantity,
-    filledQuantity: match.filledQuantity,
-    cancelledQuantity: match.cancelledQuantity,
-    quantity: match.quantity,
-    ...(validated.kind === "ORDER_SUBMIT" ? { submission: submissionOf(validated.order, subject, enrichment) } : {}),
-  };
-  const makers = match.trades.map(makerChange);
-  const changes = [own, ...makers];
-  const cause = validated.kind === "ORDER_SUBMIT" ? "SUBMIT" : "CANCEL";
-  const facts = [
-    statusFact(own, cause, subject.eventId, match),
-    ...match.trades.flatMap((t, i) => tradeFacts(t, subject.eventId, makers[i]!)),
-  ];
+function planVenueTrade(input: Processed, decision: VenueTradeDecision): RecordPlan {
+  const subject = processedSubject(input);
+  const receipt = receiptFact(subject, decision);
+  if (decision.outcome === "REJECTED")
+    return rejectionPlan(subject, "RECORDER", decision.reasons, decision.message, receipt);
+  const { validated, enrichment } = input.processed;
+  if (validated.kind !== "TRADE") throw new Error("planVenueTrade needs a venue trade");
+  const trade = validated.trade;
   return {
     subject,
-    facts,
-    orders: changes,
+    receipt,
+    facts: [
+      fact(
+        tradeKey(trade.tradeId),
+        { entity: "TRADE", origin: "VENUE", ...trade },
+        {
+          eventId: subject.eventId,
+          source: subject.source,
+          enrichment: enrichmentRecord(enrichment),
+          ...bySymbol(trade.symbol, trade.executedAt, trade.tradeId),
+        },
+      ),
+    ],
+    states: [],
+    events: [
+      {
+        detailType: "Trade Executed",
+        time: trade.executedAt,
+        detail: { ...trade, origin: "VENUE", eventId: subject.eventId },
+      },
+    ],
+    ticks: [
+      {
+        symbol: trade.symbol,
+        price: trade.price,
+        tradeId: trade.tradeId,
+        ...(trade.venueSequence === null ? {} : { sequence: trade.venueSequence }),
+        timestamp: Date.parse(trade.executedAt),
+        source: subject.source,
+      },
+    ],
+    counts: { orders: 0, trades: 1, rejections: 0 },
+  };
+}
+
+function planMatch(input: Processed): RecordPlan {
+  const subject = processedSubject(input);
+  const { validated, enrichment } = input.processed;
+  const match = validated.kind === "TRADE" ? undefined : validated.match;
+  if (!match) throw new Error("an order event needs the engine's match result");
+  if (match.status === "REJECTED" || !match.order) {
+    const reason = match.reason ?? "REJECTED";
+    return rejectionPlan(subject, "ENGINE", [reason], match.message ?? "the matching engine rejected the command");
+  }
+  const submission =
+    validated.kind === "ORDER_SUBMIT"
+      ? {
+          timeInForce: validated.order.timeInForce,
+          postOnly: validated.order.postOnly,
+          idempotencyKey: validated.order.idempotencyKey,
+          enrichment: enrichmentRecord(enrichment),
+        }
+      : {};
+  const own = versionFact(match.order, validated.kind === "ORDER_SUBMIT" ? "SUBMIT" : "CANCEL", match.trades, {
+    eventId: subject.eventId,
+    ...submission,
+  });
+  const makers = match.makers.map((maker) =>
+    versionFact(
+      maker,
+      "FILL",
+      match.trades.filter((t) => t.makerOrderId === maker.orderId),
+      { eventId: subject.eventId },
+    ),
+  );
+  const states = [match.order, ...match.makers];
+  return {
+    subject,
+    facts: [own, ...makers],
+    states: states.map(stateWrite),
     events: [
       ...match.trades.map((t) => ({
         detailType: "Trade Executed" as const,
         time: utcMillis(t.timestamp),
         detail: { ...t, origin: "ENGINE", executedAt: utcMillis(t.timestamp), eventId: subject.eventId },
       })),
-      ...changes.map((c) => ({
+      ...states.map((state) => ({
         detailType: "Order Updated" as const,
         time: subject.eventTime,
-        detail: orderUpdated(c, subject.eventId),
+        detail: { ...state, eventId: subject.eventId },
       })),
     ],
     ticks: match.trades.map((t) => ({
@@ -387,124 +415,41 @@ function planProcessed(input: Extract<RecordInput, { kind: "PROCESSED" }>): Reco
       tradeId: t.tradeId,
       sequence: t.sequence,
       timestamp: t.timestamp,
-      source: envelope.source,
+      source: subject.source,
     })),
     counts: { orders: 1, trades: match.trades.length, rejections: 0 },
   };
 }
 
-const metaKey = (pk: string): ItemKey => ({ pk, sk: "META" });
-
-function submissionOf(order: Order, subject: Subject, enrichment: Enrichment) {
-  // The engine's notion of "the same order" (its replay fingerprint), plus the symbol.
-  const identity = {
-    orderId: order.orderId,
-    clientId: order.clientId,
-    symbol: order.symbol,
-    side: order.side,
-    type: order.type,
-    price: order.price,
-    quantity: order.quantity,
-    timeInForce: order.timeInForce,
-    postOnly: order.postOnly,
-  };
-  const orderHash = contentHash(identity);
-  return {
-    orderHash,
-    quantity: order.quantity,
-    attributes: {
-      ...identity,
-      entity: "ORDER",
-      idempotencyKey: order.idempotencyKey,
-      submittedAt: order.submittedAt,
-      submitEventId: subject.eventId,
-      orderHash,
-      enrichment: enrichmentRecord(enrichment),
-      ...bySymbol(order.symbol, order.submittedAt, order.orderId),
-      ...byClient(order.clientId, order.submittedAt, order.orderId),
-    },
-  };
-}
-
-/** A resting order filled by this trade: what the trade tells about it. */
-function makerChange(t: EngineTrade): OrderChange {
-  return {
-    orderId: t.makerOrderId,
-    clientId: t.makerClientId,
-    symbol: t.symbol,
-    side: t.aggressorSide === "BUY" ? "SELL" : "BUY",
-    version: t.sequence,
-    status: parseDecimal(t.makerRemainingQuantity)?.digits === 0n ? "FILLED" : "PARTIALLY_FILLED",
-    remainingQuantity: t.makerRemainingQuantity,
-    tradeId: t.tradeId,
-  };
-}
-
-function statusFact(
-  change: OrderChange,
-  cause: "SUBMIT" | "CANCEL" | "FILL",
-  eventId: string,
-  match?: CommandResult,
-): Fact {
+/**
+ * One version of an order, with the trades it took part in at that version. The taker's version carries every
+ * trade of the command and is indexed by symbol (the symbol's trades); any version with fills is indexed by client.
+ */
+function versionFact(state: OrderState, cause: "SUBMIT" | "CANCEL" | "FILL", trades: readonly Trade[], extra: Item) {
+  const id = `${state.orderId}#${state.version}`;
+  const executedAt = trades.length > 0 ? utcMillis(trades[trades.length - 1]!.timestamp) : undefined;
+  const taker = cause !== "FILL";
   return fact(
-    statusKey(change.orderId, change.version),
+    orderVersionKey(state.orderId, state.version),
+    { entity: "ORDER_VERSION", cause, ...state, trades },
     {
-      entity: "ORDER_STATUS",
-      orderId: change.orderId,
-      version: change.version,
-      cause,
-      status: change.status,
-      remainingQuantity: change.remainingQuantity,
-      ...(change.filledQuantity === undefined ? {} : { filledQuantity: change.filledQuantity }),
-      ...(change.cancelledQuantity === undefined ? {} : { cancelledQuantity: change.cancelledQuantity }),
-      ...(change.tradeId === undefined ? {} : { tradeId: change.tradeId }),
-      ...(match?.averagePrice ? { averagePrice: match.averagePrice } : {}),
+      ...extra,
+      ...(executedAt && taker ? bySymbol(state.symbol, executedAt, id) : {}),
+      ...(executedAt ? byClient(state.clientId, executedAt, id) : {}),
     },
-    { eventId },
   );
 }
 
-/** The trade itself, the trade under each of its two orders, and the maker's status after it. */
-function tradeFacts(t: EngineTrade, eventId: string, maker: OrderChange): Fact[] {
-  const executedAt = utcMillis(t.timestamp);
-  const underOrder = (role: "MAKER" | "TAKER", orderId: string, clientId: string) =>
-    fact(
-      { pk: `ORDER#${orderId}`, sk: `TRADE#${t.tradeId}` },
-      { entity: "ORDER_TRADE", role, orderId, ...t },
-      {
-        executedAt,
-        eventId,
-        ...byClient(clientId, executedAt, t.tradeId),
-      },
-    );
-  return [
-    fact(
-      metaKey(`TRADE#${t.tradeId}`),
-      { entity: "TRADE", origin: "ENGINE", ...t },
-      {
-        executedAt,
-        eventId,
-        ...bySymbol(t.symbol, executedAt, t.tradeId),
-      },
-    ),
-    underOrder("TAKER", t.takerOrderId, t.takerClientId),
-    underOrder("MAKER", t.makerOrderId, t.makerClientId),
-    statusFact(maker, "FILL", eventId),
-  ];
-}
-
-function orderUpdated(c: OrderChange, eventId: string): Item {
+function stateWrite(state: OrderState): StateWrite {
+  const submittedAt = utcMillis(state.submittedAt);
   return {
-    orderId: c.orderId,
-    clientId: c.clientId,
-    symbol: c.symbol,
-    side: c.side,
-    status: c.status,
-    version: c.version,
-    remainingQuantity: c.remainingQuantity,
-    ...(c.filledQuantity === undefined ? {} : { filledQuantity: c.filledQuantity }),
-    ...(c.cancelledQuantity === undefined ? {} : { cancelledQuantity: c.cancelledQuantity }),
-    ...(c.tradeId === undefined ? {} : { tradeId: c.tradeId }),
-    eventId,
+    key: orderStateKey(state.orderId),
+    state,
+    item: {
+      entity: "ORDER",
+      ...state,
+      ...orderStateKey(state.orderId),
+      ...byClient(state.clientId, submittedAt, state.orderId),
+    },
   };
 }

@@ -1,4 +1,5 @@
-// Business rules from the instrument registry and the last trade price. Pure: the caller fetches both.
+// Business rules from the instrument registry. Pure and stateless: a rule that needs the last trade price is left
+// to the step that holds it (the engine for orders, the recorder for venue trades), so a redelivery is decided the same.
 import { type NormalizedEvent, symbolOf, type ValidationChecks, type Violation } from "../contracts";
 import { compareDecimal, formatScaled, multiply, parseDecimal, toUnits } from "../decimal";
 import type { Instrument } from "../instruments";
@@ -35,11 +36,11 @@ interface Priced {
 }
 
 /** Grid, size, notional and band rules shared by orders and trades. */
-function sizeAndPrice(subject: Priced, instrument: Instrument, lastTradePrice: string | null): RuleOutcome {
+function sizeAndPrice(subject: Priced, instrument: Instrument): RuleOutcome {
   const { path, price, quantity } = subject;
   const violations: Violation[] = [];
   const skipped: string[] = [];
-  const { symbol, lotSize, tickSize, maxQuantity, maxNotional, priceBandBps } = instrument;
+  const { symbol, lotSize, tickSize, maxQuantity, maxNotional } = instrument;
 
   if (offGrid(quantity, lotSize)) {
     violations.push({
@@ -63,46 +64,33 @@ function sizeAndPrice(subject: Priced, instrument: Instrument, lastTradePrice: s
     });
   }
 
-  const notionalPrice = price ?? lastTradePrice;
-  if (notionalPrice === null) {
-    skipped.push(`notional: a market order has no price and there is no last trade price for ${symbol}`);
+  if (price === null) {
+    skipped.push("notional: a market order's is checked by the matching engine at its last trade price");
   } else {
-    const notional = multiply(notionalPrice, quantity);
+    const notional = multiply(price, quantity);
     if (compareDecimal(notional, maxNotional) > 0) {
-      const basis = price === null ? ` (estimated at the last trade price ${lastTradePrice})` : "";
       violations.push({
         reason: "NOTIONAL_TOO_LARGE",
         path,
-        text: `notional ${notional}${basis} exceeds the maximum ${maxNotional} for ${symbol}`,
+        text: `notional ${notional} exceeds the maximum ${maxNotional} for ${symbol}`,
       });
     }
   }
-
-  if (price !== null) {
-    if (lastTradePrice === null) {
-      skipped.push(`priceBand: no last trade price recorded for ${symbol}`);
-    } else {
-      const { lower, upper } = priceBand(lastTradePrice, priceBandBps);
-      if (compareDecimal(price, lower) < 0 || compareDecimal(price, upper) > 0) {
-        const text = `${price} is outside ${lower}..${upper}, ${priceBandBps} bps around the last trade price ${lastTradePrice}`;
-        violations.push({ reason: "PRICE_OUTSIDE_BAND", path: `${path}.price`, text });
-      }
-    }
-  }
-  return { violations, checks: { lastTradePrice, skipped } };
+  skipped.push(
+    path === "order"
+      ? "priceBand: checked by the matching engine against its own last trade price"
+      : "priceBand: checked once by the recorder against the engine's last trade price",
+  );
+  return { violations, checks: { skipped } };
 }
 
 /**
  * Every rule that applies to the event, all reported at once. Cancels only need a listed symbol (a halted
  * instrument still accepts cancels); orders also need a TRADING instrument; trades also need the quote currency.
  */
-export function applyRules(
-  event: NormalizedEvent,
-  instrument: Instrument | undefined,
-  lastTradePrice: string | null,
-): RuleOutcome {
+export function applyRules(event: NormalizedEvent, instrument: Instrument | undefined): RuleOutcome {
   const symbol = symbolOf(event);
-  const none: ValidationChecks = { lastTradePrice: null, skipped: [] };
+  const none: ValidationChecks = { skipped: [] };
   if (!instrument) {
     return {
       violations: [{ reason: "UNKNOWN_SYMBOL", path: "", text: `${symbol} is not a listed instrument` }],
@@ -113,7 +101,7 @@ export function applyRules(
     case "ORDER_CANCEL":
       return { violations: [], checks: none };
     case "ORDER_SUBMIT": {
-      const outcome = sizeAndPrice({ path: "order", ...event.order }, instrument, lastTradePrice);
+      const outcome = sizeAndPrice({ path: "order", ...event.order }, instrument);
       if (instrument.status === "TRADING") return outcome;
       const halted: Violation = {
         reason: "INSTRUMENT_NOT_TRADING",
@@ -123,7 +111,7 @@ export function applyRules(
       return { ...outcome, violations: [halted, ...outcome.violations] };
     }
     case "TRADE": {
-      const outcome = sizeAndPrice({ path: "trade", ...event.trade }, instrument, lastTradePrice);
+      const outcome = sizeAndPrice({ path: "trade", ...event.trade }, instrument);
       if (event.trade.currency === instrument.quoteCurrency) return outcome;
       const text = `${event.trade.currency} is not ${symbol}'s quote currency ${instrument.quoteCurrency}`;
       return {

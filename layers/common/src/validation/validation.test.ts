@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import { BAD_INPUTS, DUPLICATE_ID_PAIR } from "../../../../tests/support/bad-inputs";
+import { cancelEvent, LIMIT_ORDER, orderEvent, tradeEvent } from "../../../../tests/support/test-events";
 import { ConfigurationError } from "../config";
 import {
   parseRejectionCause,
@@ -7,34 +9,33 @@ import {
   type ValidatedEvent,
   ValidationRejected,
 } from "../contracts";
-import { cancelEvent, LIMIT_ORDER, orderEvent, tradeEvent } from "../contracts/test-events";
-import { formatScaled } from "../decimal";
+import { compareDecimal, formatScaled } from "../decimal";
 import { type Instrument, instrumentRegistry, SAMPLE_INSTRUMENTS } from "../instruments";
 import { priceBand, type ValidationSources, validateEvent } from ".";
-import { BAD_INPUTS, DUPLICATE_ID_PAIR } from "./bad-inputs";
 
 const AAPL = SAMPLE_INSTRUMENTS.find((i) => i.symbol === "AAPL")!;
 const HALTED: Instrument = { ...AAPL, symbol: "HALTED-1", status: "HALTED" };
 
+const ORDER_BAND = "priceBand: checked by the matching engine against its own last trade price";
+const TRADE_BAND = "priceBand: checked once by the recorder against the engine's last trade price";
+const MARKET_NOTIONAL = "notional: a market order's is checked by the matching engine at its last trade price";
+const MARKET = { type: "MARKET", price: undefined, timeInForce: undefined, postOnly: undefined };
+
 /** In-memory sources that count their reads. */
-function sources(lastTradePrice: string | null = null) {
-  const reads = { instruments: 0, lastTrade: [] as string[] };
+function sources() {
+  const reads = { instruments: 0 };
   const wired: ValidationSources = {
     instruments: async () => {
       reads.instruments++;
       return instrumentRegistry([...SAMPLE_INSTRUMENTS, HALTED]);
     },
-    lastTradePrice: async (symbol) => {
-      reads.lastTrade.push(symbol);
-      return lastTradePrice;
-    },
   };
   return { wired, reads };
 }
 
-async function reasonsFor(input: unknown, lastTradePrice: string | null = null): Promise<ReasonCode[]> {
+async function reasonsFor(input: unknown): Promise<ReasonCode[]> {
   try {
-    await validateEvent(input, sources(lastTradePrice).wired);
+    await validateEvent(input, sources().wired);
   } catch (err) {
     if (err instanceof ValidationRejected) return [...err.reasons];
     throw err;
@@ -42,130 +43,97 @@ async function reasonsFor(input: unknown, lastTradePrice: string | null = null):
   return [];
 }
 
-const passes = (input: unknown, lastTradePrice: string | null = null) =>
-  validateEvent(input, sources(lastTradePrice).wired);
+const passes = (input: unknown) => validateEvent(input, sources().wired);
 
 describe("validateEvent", () => {
-  it("passes a limit order with the matcher's command and says the band was skipped without a last trade", async () => {
+  it("passes a limit order with the matcher's command and leaves the band to the engine", async () => {
     const validated = await passes(orderEvent());
     expect(validated).toMatchObject({
       kind: "ORDER_SUBMIT",
       order: { orderId: "O-1001", price: "150.05" },
       command: { type: "LIMIT", orderId: "O-1001", clientId: "C-1001", price: "150.05", quantity: "100" },
-      checks: { lastTradePrice: null, skipped: ["priceBand: no last trade price recorded for AAPL"] },
     });
+    expect(validated.checks).toEqual({ skipped: [ORDER_BAND] });
   });
 
-  it("checks the band against the last trade price and reports the reference", async () => {
-    const validated = await passes(orderEvent(), "150");
-    expect(validated.checks).toEqual({ lastTradePrice: "150", skipped: [] });
-  });
-
-  it("passes each venue's trade without a command", async () => {
+  it("passes each venue's trade without a command and leaves its band to the recorder", async () => {
     for (const venue of ["alpha", "beta", "gamma"] as const) {
-      const validated = await passes(tradeEvent(venue), "150.1");
+      const validated = await passes(tradeEvent(venue));
       expect(validated.kind).toBe("TRADE");
       expect("command" in validated).toBe(false);
+      expect(validated.checks).toEqual({ skipped: [TRADE_BAND] });
     }
   });
 
-  it("passes a cancel without reading the last trade, even for a halted instrument", async () => {
-    const { wired, reads } = sources("150");
-    const validated = await validateEvent(cancelEvent({ symbol: HALTED.symbol }), wired);
+  it("passes a cancel with nothing skipped, even for a halted instrument", async () => {
+    const validated = await passes(cancelEvent({ symbol: HALTED.symbol }));
     expect(validated).toMatchObject({ kind: "ORDER_CANCEL", command: { type: "CANCEL", orderId: "O-1001" } });
-    expect(reads.lastTrade).toEqual([]);
+    expect(validated.checks).toEqual({ skipped: [] });
   });
 
-  it.each<[ReasonCode, unknown, string | null]>([
-    ["UNKNOWN_SYMBOL", orderEvent({ symbol: "MSFT" }), null],
-    ["UNKNOWN_SYMBOL", cancelEvent({ symbol: "MSFT" }), null],
-    ["INSTRUMENT_NOT_TRADING", orderEvent({ symbol: HALTED.symbol }), null],
-    ["CURRENCY_MISMATCH", tradeEvent("alpha", { currency: "EUR" }), null],
-    ["PRICE_OFF_TICK", orderEvent({ price: "150.005" }), null],
-    ["PRICE_OFF_TICK", tradeEvent("beta", { price_minor: 1500125, price_scale: 4 }), null],
-    ["QUANTITY_OFF_LOT", orderEvent({ quantity: "10.5" }), null],
-    ["QUANTITY_OFF_LOT", tradeEvent("gamma", { quantity: "0.5", amount: "75" }), null],
-    ["QUANTITY_TOO_LARGE", orderEvent({ quantity: "100001", price: "1" }), null],
-    ["NOTIONAL_TOO_LARGE", orderEvent({ quantity: "70000", price: "150" }), null],
-    ["PRICE_OUTSIDE_BAND", orderEvent({ price: "157.51" }), "150"],
-    ["PRICE_OUTSIDE_BAND", tradeEvent("beta", { price_scale: 0 }), "150"],
-  ])("rejects with %s", async (reason, input, last) => {
-    expect(await reasonsFor(input, last)).toEqual([reason]);
+  it("decides an event the same whatever the book did: prices far from any trade pass, the band is downstream's", async () => {
+    // Ten times AAPL's sample prices: far outside any band, but the validator has no last trade price to hold it to.
+    const farOrder = orderEvent({ price: "1500.5", quantity: "1" });
+    const farPrint = tradeEvent("beta", { price_scale: 0 });
+    const first = await Promise.all([passes(farOrder), passes(farPrint)]);
+    expect(first.map((v) => v.checks.skipped)).toEqual([[ORDER_BAND], [TRADE_BAND]]);
+    expect(await Promise.all([passes(farOrder), passes(farPrint)])).toEqual(first);
+  });
+
+  it.each<[ReasonCode, unknown]>([
+    ["UNKNOWN_SYMBOL", orderEvent({ symbol: "MSFT" })],
+    ["UNKNOWN_SYMBOL", cancelEvent({ symbol: "MSFT" })],
+    ["INSTRUMENT_NOT_TRADING", orderEvent({ symbol: HALTED.symbol })],
+    ["CURRENCY_MISMATCH", tradeEvent("alpha", { currency: "EUR" })],
+    ["PRICE_OFF_TICK", orderEvent({ price: "150.005" })],
+    ["PRICE_OFF_TICK", tradeEvent("beta", { price_minor: 1500125, price_scale: 4 })],
+    ["QUANTITY_OFF_LOT", orderEvent({ quantity: "10.5" })],
+    ["QUANTITY_OFF_LOT", tradeEvent("gamma", { quantity: "0.5", amount: "75" })],
+    ["QUANTITY_TOO_LARGE", orderEvent({ quantity: "100001", price: "1" })],
+    ["NOTIONAL_TOO_LARGE", orderEvent({ quantity: "70000", price: "150" })],
+    ["NOTIONAL_TOO_LARGE", tradeEvent("alpha", { quantity: "70000", price: "150" })],
+  ])("rejects with %s", async (reason, input) => {
+    expect(await reasonsFor(input)).toEqual([reason]);
   });
 
   it("reports every violated rule at once", async () => {
     const input = orderEvent({ symbol: HALTED.symbol, price: "170.005", quantity: "200000.5" });
-    expect(await reasonsFor(input, "150")).toEqual([
+    expect(await reasonsFor(input)).toEqual([
       "INSTRUMENT_NOT_TRADING",
       "QUANTITY_OFF_LOT",
       "QUANTITY_TOO_LARGE",
       "PRICE_OFF_TICK",
       "NOTIONAL_TOO_LARGE",
-      "PRICE_OUTSIDE_BAND",
     ]);
   });
 
   it("writes a message a person can act on", async () => {
-    const error = await validateEvent(orderEvent({ price: "157.51" }), sources("150").wired).catch((e: unknown) => e);
+    const error = await passes(orderEvent({ quantity: "70000", price: "150" })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationRejected);
     expect(parseRejectionCause((error as Error).message)).toEqual({
-      reasons: ["PRICE_OUTSIDE_BAND"],
-      message: "order.price: 157.51 is outside 142.5..157.5, 500 bps around the last trade price 150",
+      reasons: ["NOTIONAL_TOO_LARGE"],
+      message: "order: notional 10500000 exceeds the maximum 10000000 for AAPL",
     });
   });
 
-  it("estimates a market order's notional at the last trade price, or says it could not", async () => {
-    const market = { type: "MARKET", price: undefined, timeInForce: undefined, postOnly: undefined };
-    const blind = await passes(orderEvent({ ...market, quantity: "70000" }));
-    expect(blind.checks.skipped).toEqual([
-      "notional: a market order has no price and there is no last trade price for AAPL",
-    ]);
-    expect(await reasonsFor(orderEvent({ ...market, quantity: "70000" }), "150")).toEqual(["NOTIONAL_TOO_LARGE"]);
-    expect((await passes(orderEvent({ ...market, quantity: "100" }), "150")).checks).toEqual({
-      lastTradePrice: "150",
-      skipped: [],
-    });
-  });
-
-  it("accepts prices exactly on the band's edges and nothing beyond", async () => {
-    for (const price of ["142.5", "157.5", "150"]) expect(await reasonsFor(orderEvent({ price }), "150")).toEqual([]);
-    for (const price of ["142.49", "157.51"])
-      expect(await reasonsFor(orderEvent({ price }), "150")).toEqual(["PRICE_OUTSIDE_BAND"]);
-  });
-
-  it("bands exactly: accepted iff |price - last| * 10 000 <= last * bps", () => {
-    fc.assert(
-      fc.asyncProperty(
-        fc.bigInt({ min: 1n, max: 10_000_000n }),
-        fc.bigInt({ min: 1n, max: 10_000_000n }),
-        async (lastTicks, priceTicks) => {
-          const [last, price] = [formatScaled(lastTicks, 2), formatScaled(priceTicks, 2)];
-          const distance = priceTicks > lastTicks ? priceTicks - lastTicks : lastTicks - priceTicks;
-          const inside = distance * 10_000n <= lastTicks * BigInt(AAPL.priceBandBps);
-          const input = orderEvent({ price, quantity: "1" });
-          const reasons = (await reasonsFor(input, last)).filter((r) => r === "PRICE_OUTSIDE_BAND");
-          expect(reasons).toEqual(inside ? [] : ["PRICE_OUTSIDE_BAND"]);
-        },
-      ),
-    );
-  });
-
-  it("computes band edges exactly and floors them at zero", () => {
-    expect(priceBand("150", 500)).toEqual({ lower: "142.5", upper: "157.5" });
-    expect(priceBand("0.03", 1000)).toEqual({ lower: "0.027", upper: "0.033" });
-    expect(priceBand("150", 20_000)).toEqual({ lower: "0", upper: "450" });
+  it("holds a limit order's notional to the maximum exactly, and leaves a market order's to the engine", async () => {
+    // AAPL's maxNotional is 10 000 000: 160 × 62 500 is exactly that, 160.01 × 62 500 is above it.
+    expect(await reasonsFor(orderEvent({ price: "160", quantity: "62500" }))).toEqual([]);
+    expect(await reasonsFor(orderEvent({ price: "160.01", quantity: "62500" }))).toEqual(["NOTIONAL_TOO_LARGE"]);
+    const market = await passes(orderEvent({ ...MARKET, quantity: "70000" }));
+    expect(market).toMatchObject({ command: { type: "MARKET", quantity: "70000" } });
+    expect(market.checks).toEqual({ skipped: [MARKET_NOTIONAL, ORDER_BAND] });
   });
 
   it("never reads configuration for structurally bad input", async () => {
     const { wired, reads } = sources();
     await expect(validateEvent(orderEvent({ price: "1e309" }), wired)).rejects.toBeInstanceOf(ValidationRejected);
-    expect(reads).toEqual({ instruments: 0, lastTrade: [] });
+    expect(reads).toEqual({ instruments: 0 });
   });
 
-  it("lets configuration and storage failures through as themselves, not as rejections", async () => {
+  it("lets configuration failures through as themselves, not as rejections", async () => {
     const broken: ValidationSources = {
       instruments: () => Promise.reject(new ConfigurationError("SSM parameter /x/instruments is missing")),
-      lastTradePrice: async () => null,
     };
     await expect(validateEvent(orderEvent(), broken)).rejects.toBeInstanceOf(ConfigurationError);
   });
@@ -178,27 +146,65 @@ describe("validateEvent", () => {
   });
 });
 
+// The band itself stays here: the engine's script applies the same rule and the recorder calls this function.
+describe("priceBand", () => {
+  const inBand = (price: string, last: string, bps: number) => {
+    const { lower, upper } = priceBand(last, bps);
+    return compareDecimal(price, lower) >= 0 && compareDecimal(price, upper) <= 0;
+  };
+
+  it("computes band edges exactly and floors them at zero", () => {
+    expect(priceBand("150", 500)).toEqual({ lower: "142.5", upper: "157.5" });
+    expect(priceBand("0.03", 1000)).toEqual({ lower: "0.027", upper: "0.033" });
+    expect(priceBand("150", 20_000)).toEqual({ lower: "0", upper: "450" });
+  });
+
+  it("includes the edges and nothing beyond", () => {
+    expect(["142.5", "150", "157.5"].map((p) => inBand(p, "150", 500))).toEqual([true, true, true]);
+    expect(["142.49", "157.51"].map((p) => inBand(p, "150", 500))).toEqual([false, false]);
+  });
+
+  it("bands exactly: inside iff |price - last| * 10 000 <= last * bps", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 10_000_000n }),
+        fc.bigInt({ min: 1n, max: 10_000_000n }),
+        fc.integer({ min: 1, max: 20_000 }),
+        (lastTicks, priceTicks, bps) => {
+          const distance = priceTicks > lastTicks ? priceTicks - lastTicks : lastTicks - priceTicks;
+          const inside = distance * 10_000n <= lastTicks * BigInt(bps);
+          expect(inBand(formatScaled(priceTicks, 2), formatScaled(lastTicks, 2), bps)).toBe(inside);
+        },
+      ),
+    );
+  });
+
+  it("refuses a last trade price that is not a decimal", () => {
+    expect(() => priceBand("1e3", 500)).toThrow("invalid last trade price 1e3");
+  });
+});
+
 describe("the bad input corpus", () => {
   it.each(BAD_INPUTS.map((b) => [b.name, b] as const))("rejects %s with its reasons", async (_, bad) => {
     expect((await reasonsFor(bad.input)).sort()).toEqual([...bad.reasons].sort());
   });
 
-  it("with the business rules, reaches every reason code", async () => {
+  it("with the business rules, reaches every reason code but the band, which the engine and the recorder decide", async () => {
     const business = [
       orderEvent({ symbol: "MSFT" }),
       orderEvent({ symbol: HALTED.symbol, price: "170.005", quantity: "200000.5" }),
       tradeEvent("alpha", { currency: "EUR" }),
     ];
     const seen = new Set<ReasonCode>(BAD_INPUTS.flatMap((b) => b.reasons));
-    for (const input of business) for (const reason of await reasonsFor(input, "150")) seen.add(reason);
-    expect([...seen].sort()).toEqual([...REASON_CODE_LIST].sort());
+    for (const input of business) for (const reason of await reasonsFor(input)) seen.add(reason);
+    expect(REASON_CODE_LIST.filter((reason) => !seen.has(reason))).toEqual(["PRICE_OUTSIDE_BAND"]);
   });
 });
 
 describe("any input", () => {
   const outcome = async (input: unknown) => {
     try {
-      await validateEvent(input, sources("150").wired);
+      await passes(input);
       return "PASSED";
     } catch (err) {
       if (!(err instanceof ValidationRejected)) throw err;

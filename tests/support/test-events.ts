@@ -1,7 +1,15 @@
 // Test support: one valid event of each kind, and an envelope builder for variations of them.
-import { DETAIL_TYPES, ORDER_SOURCE, type Venue, venueSource } from "./envelope";
-import type { OrderCancelRequestedDetail, OrderSubmittedDetail } from "./orders";
-import type { AlphaTrade, BetaTrade, GammaTrade } from "./trades";
+import {
+  type AlphaTrade,
+  type BetaTrade,
+  DETAIL_TYPES,
+  type GammaTrade,
+  ORDER_SOURCE,
+  type OrderCancelRequestedDetail,
+  type OrderSubmittedDetail,
+  type Venue,
+  venueSource,
+} from "@tradeflow/common/contracts";
 
 export const EVENT_ID = "6a7e8feb-b491-4cf7-a9f1-bf3703467718";
 export const EVENT_TIME = "2025-06-02T14:30:00Z";

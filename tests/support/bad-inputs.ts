@@ -1,6 +1,6 @@
 // Test support: inputs the validator must reject, each with the exact reasons. The enricher must survive them all.
-import { DETAIL_TYPES, MAX_DETAIL_BYTES, ORDER_SOURCE, type ReasonCode } from "../contracts";
-import { envelope, LIMIT_ORDER, orderEvent, tradeEvent } from "../contracts/test-events";
+import { DETAIL_TYPES, MAX_DETAIL_BYTES, ORDER_SOURCE, type ReasonCode } from "@tradeflow/common/contracts";
+import { envelope, LIMIT_ORDER, orderEvent, tradeEvent } from "./test-events";
 
 export interface BadInput {
   readonly name: string;

@@ -1,0 +1,155 @@
+// The recorder times out. DynamoDB Local is frozen (SIGSTOP) while orders go through PutEvents, so every Record
+// that reaches it hangs past the recorder's Timeout: Lambda ends the invocation with Sandbox.Timedout (the local
+// runtime ends its container), and the ASL retries it. The frozen server is then resumed (SIGCONT) and also
+// completes the writes of the invocations that timed out. Record is idempotent, so every event ends up recorded
+// exactly once (the same items as an event recorded without a fault), every execution succeeds, and nothing
+// reaches the failed-executions queue.
+//
+// This suite starts its own stack (its own redis-server, DynamoDB Local and moto): it freezes its DynamoDB Local.
+// The recorder's Timeout is shortened for the run (a runtime option) so that the test takes seconds, not minutes.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LocalServer } from "../../local/servers";
+import { type LocalStack, startLocalStack } from "../../local/stack";
+import type { Execution } from "../../local/workflow";
+import {
+  drainQueue,
+  executionOf,
+  executionsOf,
+  type Item,
+  orderSubmitted,
+  type PipelineClients,
+  pipelineClients,
+  putAndRun,
+  putEvents,
+  scanTable,
+} from "../support/pipeline";
+
+const RECORDER_TIMEOUT_SECONDS = 2;
+const WARM_UP = 4;
+/** No more than the local concurrency cap, so that every frozen Record holds a container of its own. */
+const FROZEN = 12;
+
+let stack: LocalStack;
+let c: PipelineClients;
+let dynamo: LocalServer;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    stage: "timeout",
+    timing: {
+      taskRetryMs: 200,
+      eventRetryBaseMs: 10,
+      functionTimeoutSeconds: { RecorderFunction: RECORDER_TIMEOUT_SECONDS },
+    },
+  });
+  c = pipelineClients(stack);
+  if (!stack.dynamo) throw new Error("the stack started no DynamoDB Local of its own");
+  dynamo = stack.dynamo;
+}, 180_000);
+
+afterAll(async () => {
+  dynamo?.process.kill("SIGCONT");
+  c?.destroy();
+  await stack?.stop();
+});
+
+/** Resting buy orders of one client: none crosses another, so each order's record is its submit alone. */
+const orders = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    orderId: `TMO-${from + i}`,
+    entry: orderSubmitted(stack.resources.bus, {
+      clientId: "timeout-client",
+      orderId: `TMO-${from + i}`,
+      symbol: "AAPL",
+      side: "BUY",
+      price: (90 + (from + i) / 100).toFixed(2),
+      quantity: "10",
+    }),
+  }));
+
+const recordState = (e: Execution) => e.trace.find((s) => s.state === "Record");
+
+async function until(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(50);
+  }
+}
+
+it("a Record timed out by a frozen DynamoDB is retried, and every event is recorded exactly once", async () => {
+  const timeoutMs = (stack.functions.find("RecorderFunction")?.timeoutSeconds ?? 0) * 1000;
+  expect(timeoutMs).toBe(RECORDER_TIMEOUT_SECONDS * 1000);
+
+  // Warm containers and a warm DynamoDB Local first: these events record without a fault.
+  const warm = orders(0, WARM_UP);
+  const warmIds = await putAndRun(
+    stack,
+    c.events,
+    warm.map((o) => o.entry),
+  );
+
+  const frozen = orders(WARM_UP, FROZEN);
+  dynamo.process.kill("SIGSTOP");
+  const frozenAt = Date.now();
+  const frozenIds = await putEvents(
+    c.events,
+    frozen.map((o) => o.entry),
+  );
+  // Resume once every frozen event's Record has failed at least once.
+  const recordFailed = (id: string) => {
+    const [execution] = executionsOf(stack, id);
+    const record = execution && recordState(execution);
+    return record !== undefined && (record.failed !== undefined || record.retries.length > 0);
+  };
+  await until("every Record on the frozen DynamoDB Local timed out", () => frozenIds.every(recordFailed), 60_000);
+  dynamo.process.kill("SIGCONT");
+  expect(Date.now() - frozenAt).toBeGreaterThan(timeoutMs);
+  await stack.idle();
+
+  // Every execution succeeded; each Record on the frozen server timed out and was retried.
+  const executions = [...warmIds, ...frozenIds].map((id) => executionOf(stack, id));
+  // (What went wrong, state by state, is in the message if this fails.)
+  const unsuccessful = executions.filter((e) => e.status !== "SUCCEEDED");
+  expect(unsuccessful.map((e) => [e.status, e.trace.filter((s) => s.caught || s.retries.length > 0)])).toEqual([]);
+  for (const id of warmIds) expect(recordState(executionOf(stack, id))?.retries).toEqual([]);
+  for (const id of frozenIds) {
+    const execution = executionOf(stack, id);
+    const record = recordState(execution);
+    expect(record?.retries[0]?.error).toBe("Sandbox.Timedout");
+    expect(record?.attempts).toBe((record?.retries.length ?? 0) + 1);
+    const failures = execution.history.filter((h) => h.type === "LambdaFunctionFailed");
+    expect(failures[0]).toMatchObject({
+      lambdaFunctionFailedEventDetails: {
+        error: "Sandbox.Timedout",
+        cause: `Task timed out after ${RECORDER_TIMEOUT_SECONDS.toFixed(2)} seconds`,
+      },
+    });
+  }
+  expect(await drainQueue(c.sqs, stack.resources.queues.FailedExecutionsQueue ?? "")).toEqual([]);
+
+  // Recorded exactly once: each event's items (its receipt, its order's collection, any rejection) have the same
+  // keys as the first warm-up event's, and no other item mentions it.
+  const items = await scanTable(c.doc, stack.resources.tables.ComplianceTable ?? "");
+  const ids = [...warmIds, ...frozenIds];
+  const sent = [...warm, ...frozen].map((o, i) => ({ orderId: o.orderId, eventId: ids[i] ?? "" }));
+  type Sent = (typeof sent)[number];
+  const owns = ({ orderId, eventId }: Sent, item: Item) =>
+    [`EVENT#${eventId}`, `ORDER#${orderId}`, `REJECTION#${eventId}`].includes(String(item.pk));
+  const footprint = (event: Sent) =>
+    items
+      .filter((item) => owns(event, item))
+      .map(
+        (item) => `${String(item.pk).replace(event.eventId, "<event>").replace(event.orderId, "<order>")} ${item.sk}`,
+      );
+  const [first] = sent;
+  if (!first) throw new Error("no events sent");
+  const expected = footprint(first);
+  expect(expected).toEqual(expect.arrayContaining(["EVENT#<event> META", "ORDER#<order> META"]));
+  expect(expected.filter((key) => key.startsWith("REJECTION#"))).toEqual([]);
+  for (const event of sent) {
+    expect({ event, items: footprint(event) }).toEqual({ event, items: expected });
+    const strays = items.filter((item) => !owns(event, item) && JSON.stringify(item).includes(event.eventId));
+    expect(strays).toEqual([]);
+  }
+});
