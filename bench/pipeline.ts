@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import type { AwsRequests } from "../local/functions";
 import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../local/scenario";
 import { startLocalStack } from "../local/stack";
 import type { Execution } from "../local/workflow";
@@ -409,7 +410,20 @@ process.stderr.write(
   `warm-up: ${warm.samples.length} executions, ${warm.failures.length} failures; alert queue drained: ${warmDrained}\n`,
 );
 
-const levels: (Level & { alertQueueDrainedAfter?: boolean })[] = [];
+const levels: (Level & { awsRequests: Record<string, AwsRequests>; alertQueueDrainedAfter?: boolean })[] = [];
+
+/** What each function asked of the AWS services during one level. */
+function requestsSince(before: Record<string, AwsRequests>, after: Record<string, AwsRequests>) {
+  return Object.fromEntries(
+    Object.entries(after).map(([fn, now]) => {
+      const then = before[fn] ?? { invocations: 0, byService: {} };
+      const byService = Object.fromEntries(
+        Object.entries(now.byService).map(([service, n]) => [service, n - (then.byService[service] ?? 0)]),
+      );
+      return [fn, { invocations: now.invocations - then.invocations, byService }];
+    }),
+  );
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 let expectedRate = warm.samples.length / warm.wall;
 for (const clients of LEVELS) {
@@ -417,6 +431,7 @@ for (const clients of LEVELS) {
   const callsBefore = putter.calls;
   const retriesBefore = putter.retries;
   const cpuBefore = cpuSnapshot();
+  const requestsBefore = host.awsRequests();
   const eluBefore = performance.eventLoopUtilization();
   loopDelay.reset();
   loopDelay.enable();
@@ -440,7 +455,8 @@ for (const clients of LEVELS) {
   process.stderr.write(
     `${clients} in flight: ${Math.round(level.perSecond)}/s p50 ${ms(level.latencyMs.p50)} ms p99 ${ms(level.latencyMs.p99)} ms\n`,
   );
-  levels.push({ ...level, alertQueueDrainedAfter: await settle() });
+  const awsRequests = requestsSince(requestsBefore, host.awsRequests());
+  levels.push({ ...level, awsRequests, alertQueueDrainedAfter: await settle() });
 }
 
 // ---------------------------------------------------------------- report
@@ -500,6 +516,19 @@ for (const l of levels)
   out(
     `| ${l.clients} | ${fnNames.map((f) => (l.functionInvokeMs[f] ? `${ms(l.functionInvokeMs[f].mean)} / ${ms(l.functionInvokeMs[f].p99)}` : "–")).join(" | ")} |`,
   );
+out("\n### AWS requests per execution, by function and service (the alerter runs off the queue, per tick batch)\n");
+const services = [
+  ...new Set(levels.flatMap((l) => Object.values(l.awsRequests).flatMap((r) => Object.keys(r.byService)))),
+].sort();
+out(`| in flight | function | invocations | ${services.join(" | ")} |`);
+out(`|---|---|---|${services.map(() => "---").join("|")}|`);
+for (const l of levels) {
+  for (const [fn, r] of Object.entries(l.awsRequests)) {
+    if (r.invocations === 0) continue;
+    const cells = services.map((svc) => ((r.byService[svc] ?? 0) / (l.executions || 1)).toFixed(2));
+    out(`| ${l.clients} | ${fn} | ${r.invocations} | ${cells.join(" | ")} |`);
+  }
+}
 const mix = levels.at(-1)?.byKind ?? {};
 out(
   `\nMix (last level): ${Object.entries(mix)

@@ -111,10 +111,19 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
   });
 }
 
+/** HTTP requests one invocation made, by host (host:port). */
+type Requests = Record<string, number>;
+const requests = z.record(z.string(), z.number()).default({});
 const Reply = z.union([
   z.object({ ready: z.literal(true) }),
-  z.object({ ok: z.literal(true), payload: z.string() }),
-  z.object({ ok: z.literal(false), errorType: z.string(), errorMessage: z.string(), trace: z.array(z.string()) }),
+  z.object({ ok: z.literal(true), payload: z.string(), requests }),
+  z.object({
+    ok: z.literal(false),
+    errorType: z.string(),
+    errorMessage: z.string(),
+    trace: z.array(z.string()),
+    requests,
+  }),
 ]);
 
 /**
@@ -133,6 +142,7 @@ class FunctionContainer {
     private readonly fn: LocalFunction,
     baseEnvironment: Readonly<Record<string, string>>,
     log: NodeJS.WritableStream | undefined,
+    onRequests: (requests: Requests) => void,
   ) {
     this.worker = new Worker(new URL("./lambda-worker.mjs", import.meta.url), {
       workerData: {
@@ -153,14 +163,15 @@ class FunctionContainer {
       stdout: true,
       stderr: true,
     });
+    // Written, not piped: every container of the function shares its log stream, and each pipe would add listeners.
     for (const stream of [this.worker.stdout, this.worker.stderr]) {
-      if (log) stream.pipe(log, { end: false });
-      else stream.resume();
+      stream.on("data", (chunk: Buffer) => log?.write(chunk));
     }
     this.ready = new Promise((resolve, reject) => {
       this.worker.on("message", (message: unknown) => {
         const reply = Reply.parse(message);
         if ("ready" in reply) return resolve();
+        onRequests(reply.requests);
         const current = this.current;
         this.current = undefined;
         if (reply.ok) current?.resolve(JSON.parse(reply.payload));
@@ -273,20 +284,44 @@ export interface FunctionHostOptions {
   readonly logDir?: string;
 }
 
+/** What a function's invocations asked of the AWS services, by the endpoint variable that names each one. */
+export interface AwsRequests {
+  invocations: number;
+  byService: Record<string, number>;
+}
+
 export class FunctionHost {
   private readonly pools = new Map<string, FunctionPool>();
+  private readonly requests = new Map<string, AwsRequests>();
+  /** host:port -> DYNAMODB, EVENTBRIDGE... (AWS_ENDPOINT_URL_<SERVICE>), or AWS for the catch-all endpoint. */
+  private readonly services = new Map<string, string>();
 
   constructor(
     readonly functions: readonly LocalFunction[],
     options: FunctionHostOptions,
   ) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+    for (const [name, url] of Object.entries(options.baseEnvironment)) {
+      const service = /^AWS_ENDPOINT_URL(?:_(\w+))?$/.exec(name);
+      if (service && URL.canParse(url) && !this.services.has(new URL(url).host)) {
+        this.services.set(new URL(url).host, service[1] ?? "AWS");
+      }
+    }
     for (const fn of functions) {
       if (!existsSync(fn.bundle)) throw new Error(`${fn.bundle} is missing: run npm run build`);
       const log = options.logDir
         ? createWriteStream(join(options.logDir, `${fn.logicalId}.log`), { flags: "a" })
         : undefined;
-      const create = () => new FunctionContainer(fn, options.baseEnvironment, log);
+      const counts: AwsRequests = { invocations: 0, byService: {} };
+      this.requests.set(fn.logicalId, counts);
+      const count = (made: Requests) => {
+        counts.invocations += 1;
+        for (const [host, n] of Object.entries(made)) {
+          const service = this.services.get(host) ?? host;
+          counts.byService[service] = (counts.byService[service] ?? 0) + n;
+        }
+      };
+      const create = () => new FunctionContainer(fn, options.baseEnvironment, log, count);
       this.pools.set(fn.logicalId, new FunctionPool(create, fn.concurrency));
     }
   }
@@ -301,6 +336,11 @@ export class FunctionHost {
     const pool = fn && this.pools.get(fn.logicalId);
     if (!pool) return Promise.reject(new LambdaFunctionError("Lambda.ResourceNotFoundException", `no function ${id}`));
     return pool.invoke(event);
+  }
+
+  /** Every function's completed invocations and the AWS requests they made, since the host started. */
+  awsRequests(): Record<string, AwsRequests> {
+    return Object.fromEntries([...this.requests].map(([id, r]) => [id, { ...r, byService: { ...r.byService } }]));
   }
 
   async stop(): Promise<void> {

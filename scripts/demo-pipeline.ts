@@ -165,7 +165,10 @@ async function summary(
     scan(db, stack.resources.tables.AlertsTable ?? ""),
   ]);
   const of = (entity: string) => compliance.filter((i) => i.entity === entity);
-  const trades = of("TRADE");
+  // Engine trades are in the taker's version of each command that traded; a maker's FILL version repeats its own.
+  const engineTrades = of("ORDER_VERSION")
+    .filter((v) => v.cause !== "FILL")
+    .flatMap((v) => (Array.isArray(v.trades) ? v.trades : []));
   const rejections = of("REJECTION");
   const durations = finished.map((e) => (e.stopDate ?? 0) - e.startDate).sort((a, b) => a - b);
   const first = Math.min(...finished.map((e) => e.startDate));
@@ -186,7 +189,10 @@ async function summary(
   if (failures.length) out(`  failed         ${tally(failures.map((e) => e.error ?? "?"))}`);
   out(`  orders         ${tally(of("ORDER").map((o) => String(o.status)))}`);
   out(
-    `  trades         ${tally(trades.map((t) => (t.origin === "ENGINE" ? "matched by the engine" : `reported by ${String(t.venue)}`)))}`,
+    `  trades         ${tally([
+      ...engineTrades.map(() => "matched by the engine"),
+      ...of("TRADE").map((t) => `reported by ${String(t.venue)}`),
+    ])}`,
   );
   // Every rejection but the engine's timing-dependent refusals is predicted exactly, by stage and reason.
   const recorded = rejections.map((r) => ({

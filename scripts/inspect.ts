@@ -6,7 +6,7 @@ import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClie
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient, paginateQuery, paginateScan, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { type Instrument, InstrumentListSchema, instrumentRegistry } from "@tradeflow/common/instruments";
-import { MatchingEngine } from "@tradeflow/common/orderbook";
+import { MatchingEngine, type Trade } from "@tradeflow/common/orderbook";
 import { Redis } from "ioredis";
 import { deadLetterQueues } from "../local/dead-letters";
 import type { StackInfo } from "../local/stack-file";
@@ -33,7 +33,7 @@ import {
 const usage = `usage: npm run inspect -- <command> [--json]
 
   depth <SYMBOL> [levels]              the order book: bids and asks per price level (default 10 levels)
-  order <orderId>                      an order's record: current state, status history, fills
+  order <orderId>                      an order's record: current state, versions, fills
   trades [SYMBOL] [--limit N]          the latest trades, newest first (default: every listed instrument, 20)
   alerts [--limit N]                   the latest price alerts, and what reached the SNS topics' local inboxes
   dlq                                  every dead-letter queue of template.yaml: count and messages (peeked)
@@ -128,25 +128,29 @@ class Inspector {
       ExpressionAttributeValues: { ":pk": `ORDER#${orderId}` },
     });
     const meta = items.find((i) => i.sk === "META");
-    const statuses = items.filter((i) => str(i.sk).startsWith("STATUS#"));
-    const fills = items.filter((i) => str(i.sk).startsWith("TRADE#"));
+    const versions = items.filter((i) => str(i.sk).startsWith("V#"));
     if (!items.length) return { data: null, text: `no order ${orderId} in ${this.table("ComplianceTable")}` };
-    const version = (v: unknown) => (Number(v) === 999_999_999_999_999 ? "final" : str(v));
+    const fills = fillsOf(orderId, versions);
     const m = meta ?? {};
+    const submit = versions.find((v) => v.cause === "SUBMIT") ?? {};
     const text = [
-      `order ${orderId}  client ${str(m.clientId)}  ${str(m.symbol)} ${str(m.side)} ${str(m.type)} ${str(m.quantity)}` +
-        `${m.price ? ` @ ${str(m.price)}` : ""} ${str(m.timeInForce)}${m.postOnly ? " post-only" : ""}`,
-      `  ${str(m.status)}  filled ${str(m.filledQuantity)}  remaining ${str(m.remainingQuantity)}  cancelled ${str(m.cancelledQuantity)}  version ${version(m.version)}`,
-      `  submitted ${str(m.submittedAt)}  updated ${str(m.updatedAt)}  event ${str(m.submitEventId)}`,
-      "status history:",
+      `order ${orderId}  client ${str(m.clientId)}  ${str(m.symbol)} ${str(m.side)} ${str(m.orderType)} ${str(m.quantity)}` +
+        `${m.price ? ` @ ${str(m.price)}` : ""} ${str(submit.timeInForce)}${submit.postOnly ? " post-only" : ""}`,
+      `  ${str(m.status)}  filled ${str(m.filledQuantity)}  remaining ${str(m.remainingQuantity)}  cancelled ${str(m.cancelledQuantity)}` +
+        `${m.averagePrice ? `  avg ${str(m.averagePrice)}` : ""}  version ${str(m.version)}`,
+      `  submitted ${isoTime(typeof m.submittedAt === "number" ? m.submittedAt : undefined)}  event ${str(submit.eventId)}`,
+      "versions:",
       columns(
-        statuses.map((s) => [
-          `  ${version(s.version)}`,
-          str(s.cause),
-          str(s.status),
-          `remaining ${str(s.remainingQuantity)}`,
-          s.tradeId ? `trade ${str(s.tradeId)}` : "",
-          s.averagePrice ? `avg ${str(s.averagePrice)}` : "",
+        versions.map((v) => [
+          `  ${str(v.version)}`,
+          str(v.cause),
+          str(v.status),
+          `remaining ${str(v.remainingQuantity)}`,
+          `filled ${str(v.filledQuantity)}`,
+          tradesOf(v)
+            .map((t) => t.tradeId)
+            .join(", "),
+          `event ${str(v.eventId)}`,
         ]),
       ),
       fills.length ? "fills:" : "fills: none",
@@ -155,16 +159,16 @@ class Inspector {
           const counterparty =
             f.role === "MAKER" ? [f.takerOrderId, f.takerClientId] : [f.makerOrderId, f.makerClientId];
           return [
-            `  ${str(f.tradeId)}`,
-            str(f.role),
-            `${str(f.quantity)} @ ${str(f.price)}`,
-            str(f.executedAt),
-            `against ${counterparty.map(str).join(" / ")}`,
+            `  ${f.tradeId}`,
+            f.role,
+            `${f.quantity} @ ${f.price}`,
+            isoTime(f.timestamp),
+            `against ${counterparty.join(" / ")}`,
           ];
         }),
       ),
     ];
-    return { data: { meta: meta ?? null, statuses, fills }, text: text.filter(Boolean).join("\n") };
+    return { data: { meta: meta ?? null, versions, fills }, text: text.filter(Boolean).join("\n") };
   }
 
   async trades({ positionals: [symbol], limit = 20 }: Args): Promise<Report> {
@@ -175,8 +179,9 @@ class Inspector {
           {
             IndexName: "bySymbolTime",
             KeyConditionExpression: "gsi1pk = :symbol",
-            FilterExpression: "entity = :trade",
-            ExpressionAttributeValues: { ":symbol": `SYMBOL#${s}`, ":trade": "TRADE" },
+            // Venue trades, and the taker's version of each engine command that traded (its trades).
+            FilterExpression: "entity IN (:trade, :version)",
+            ExpressionAttributeValues: { ":symbol": `SYMBOL#${s}`, ":trade": "TRADE", ":version": "ORDER_VERSION" },
             ScanIndexForward: false,
           },
           limit,
@@ -185,7 +190,12 @@ class Inspector {
     );
     const trades = perSymbol
       .flat()
-      .sort((a, b) => str(b.gsi1sk).localeCompare(str(a.gsi1sk)))
+      .flatMap((item): Item[] =>
+        item.entity === "TRADE"
+          ? [item]
+          : tradesOf(item).map((t) => ({ ...t, origin: "ENGINE", executedAt: new Date(t.timestamp).toISOString() })),
+      )
+      .sort((a, b) => str(b.executedAt).localeCompare(str(a.executedAt)) || Number(b.sequence) - Number(a.sequence))
       .slice(0, limit);
     const rows = trades.map((t) => [
       str(t.executedAt),
@@ -399,6 +409,19 @@ class Inspector {
     };
     return { data, text };
   }
+}
+
+/** The engine trades of an order version, as the recorder wrote them. */
+const tradesOf = (version: Item): Trade[] => (Array.isArray(version.trades) ? (version.trades as Trade[]) : []);
+
+/** An order's fills: the trades it took part in, over its versions, each once, with its role in each. */
+function fillsOf(orderId: string, versions: readonly Item[]): (Trade & { role: "MAKER" | "TAKER" })[] {
+  const fills = new Map<string, Trade & { role: "MAKER" | "TAKER" }>();
+  for (const t of versions.flatMap(tradesOf)) {
+    if (t.makerOrderId === orderId) fills.set(t.tradeId, { ...t, role: "MAKER" });
+    else if (t.takerOrderId === orderId) fills.set(t.tradeId, { ...t, role: "TAKER" });
+  }
+  return [...fills.values()].sort((a, b) => a.sequence - b.sequence);
 }
 
 function parseJson(text: string): unknown {

@@ -18,23 +18,16 @@ if (!url) {
   console.error("Set REDIS_URL (for example redis://127.0.0.1:6379) to the Redis holding the books.");
   process.exit(2);
 }
-const redis = new Redis(url, { enableAutoPipelining: true });
+const redis = new Redis(url);
 const engine = new MatchingEngine({ redis, instruments: instrumentRegistry(instruments) });
 const input = createInterface({
   input: positionals[0] ? createReadStream(positionals[0]) : process.stdin,
   crlfDelay: Infinity,
 });
 
-// One connection sends in order, so commands stay in journal order even with many in flight.
-const WINDOW = 256;
-let inFlight: Promise<string>[] = [];
+// One command at a time, in journal order: a submit is two Redis calls (the order id's claim, then the script),
+// so commands in flight together could reach the book out of order.
 let lineNo = 0;
-const flush = async () => {
-  for (const line of await Promise.all(inFlight)) process.stdout.write(`${line}\n`);
-  inFlight = [];
-};
-const run = (value: unknown) => engine.execute(value).then((r: CommandResult) => JSON.stringify(r));
-
 for await (const line of input) {
   lineNo += 1;
   if (!line.trim()) continue;
@@ -42,13 +35,10 @@ for await (const line of input) {
   try {
     value = JSON.parse(line);
   } catch {
-    inFlight.push(Promise.resolve(JSON.stringify({ line: lineNo, error: "not JSON" })));
+    process.stdout.write(`${JSON.stringify({ line: lineNo, error: "not JSON" })}\n`);
     continue;
   }
-  // The first command loads the scripts (EVALSHA falls back to EVAL once); after it, pipelining is safe.
-  if (lineNo === 1) process.stdout.write(`${await run(value)}\n`);
-  else inFlight.push(run(value));
-  if (inFlight.length >= WINDOW) await flush();
+  const result: CommandResult = await engine.execute(value);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
-await flush();
 await redis.quit();

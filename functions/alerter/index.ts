@@ -10,7 +10,7 @@ import {
   parsePriceTick,
   processTick,
   type TickOutcome,
-  tickOrderKey,
+  tickKey,
 } from "@tradeflow/common/alerts";
 import { loadConfig } from "@tradeflow/common/config";
 import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
@@ -66,14 +66,14 @@ export const handler = withObservability(async (event: SQSEvent, context: Contex
 });
 
 function inTradeTimeOrder(records: SQSRecord[]): SQSRecord[] {
-  const orderKey = (record: SQSRecord): string => {
+  const keyOf = (record: SQSRecord): string => {
     try {
-      return tickOrderKey(parsePriceTick(record.body));
+      return tickKey(parsePriceTick(record.body));
     } catch {
       return "";
     }
   };
-  const keyed = records.map((record) => ({ record, key: orderKey(record) }));
+  const keyed = records.map((record) => ({ record, key: keyOf(record) }));
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return keyed.map((k) => k.record);
 }

@@ -8,6 +8,7 @@
 // This suite starts its own stack (its own redis-server, DynamoDB Local and moto): it freezes its DynamoDB Local.
 // The recorder's Timeout is shortened for the run (a runtime option) so that the test takes seconds, not minutes.
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import type { LocalServer } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
 import type { Execution } from "../../local/workflow";
@@ -24,10 +25,14 @@ import {
   scanTable,
 } from "../support/pipeline";
 
-const RECORDER_TIMEOUT_SECONDS = 2;
-const WARM_UP = 4;
-/** No more than the local concurrency cap, so that every frozen Record holds a container of its own. */
-const FROZEN = 12;
+/**
+ * The recorder's Timeout for this run. A retry after a timeout starts a fresh (cold) container, whose first
+ * invocation on this two-core machine competes with the other cold starts for CPU: 4 s leaves it room.
+ */
+const RECORDER_TIMEOUT_SECONDS = 4;
+const WARM_UP = 6;
+/** As many as the warm-up left warm recorder containers at most, so that the frozen Records start together. */
+const FROZEN = 6;
 
 let stack: LocalStack;
 let c: PipelineClients;
@@ -67,6 +72,10 @@ const orders = (from: number, count: number) =>
     }),
   }));
 
+const LambdaFailure = z.object({
+  lambdaFunctionFailedEventDetails: z.object({ error: z.string(), cause: z.string() }),
+});
+
 const recordState = (e: Execution) => e.trace.find((s) => s.state === "Record");
 
 async function until(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
@@ -100,9 +109,9 @@ it("a Record timed out by a frozen DynamoDB is retried, and every event is recor
   const recordFailed = (id: string) => {
     const [execution] = executionsOf(stack, id);
     const record = execution && recordState(execution);
-    return record !== undefined && (record.failed !== undefined || record.retries.length > 0);
+    return record !== undefined && (record.failed ?? record.caught ?? record.retries[0]) !== undefined;
   };
-  await until("every Record on the frozen DynamoDB Local timed out", () => frozenIds.every(recordFailed), 60_000);
+  await until("every Record on the frozen DynamoDB Local timed out", () => frozenIds.every(recordFailed), 30_000);
   dynamo.process.kill("SIGCONT");
   expect(Date.now() - frozenAt).toBeGreaterThan(timeoutMs);
   await stack.idle();
@@ -118,18 +127,20 @@ it("a Record timed out by a frozen DynamoDB is retried, and every event is recor
     const record = recordState(execution);
     expect(record?.retries[0]?.error).toBe("Sandbox.Timedout");
     expect(record?.attempts).toBe((record?.retries.length ?? 0) + 1);
-    const failures = execution.history.filter((h) => h.type === "LambdaFunctionFailed");
-    expect(failures[0]).toMatchObject({
-      lambdaFunctionFailedEventDetails: {
-        error: "Sandbox.Timedout",
-        cause: `Task timed out after ${RECORDER_TIMEOUT_SECONDS.toFixed(2)} seconds`,
-      },
+    const [failure] = execution.history
+      .filter((h) => h.type === "LambdaFunctionFailed")
+      .map((h) => LambdaFailure.parse(h).lambdaFunctionFailedEventDetails);
+    expect(failure?.error).toBe("Sandbox.Timedout");
+    expect(JSON.parse(failure?.cause ?? "null")).toEqual({
+      errorType: "Sandbox.Timedout",
+      errorMessage: `Task timed out after ${RECORDER_TIMEOUT_SECONDS.toFixed(2)} seconds`,
+      trace: [],
     });
   }
   expect(await drainQueue(c.sqs, stack.resources.queues.FailedExecutionsQueue ?? "")).toEqual([]);
 
-  // Recorded exactly once: each event's items (its receipt, its order's collection, any rejection) have the same
-  // keys as the first warm-up event's, and no other item mentions it.
+  // Recorded exactly once: each event's items (its order's collection, and any receipt or rejection under its id)
+  // are its order's META and one version, and no other item mentions the event.
   const items = await scanTable(c.doc, stack.resources.tables.ComplianceTable ?? "");
   const ids = [...warmIds, ...frozenIds];
   const sent = [...warm, ...frozen].map((o, i) => ({ orderId: o.orderId, eventId: ids[i] ?? "" }));
@@ -139,16 +150,13 @@ it("a Record timed out by a frozen DynamoDB is retried, and every event is recor
   const footprint = (event: Sent) =>
     items
       .filter((item) => owns(event, item))
-      .map(
-        (item) => `${String(item.pk).replace(event.eventId, "<event>").replace(event.orderId, "<order>")} ${item.sk}`,
-      );
-  const [first] = sent;
-  if (!first) throw new Error("no events sent");
-  const expected = footprint(first);
-  expect(expected).toEqual(expect.arrayContaining(["EVENT#<event> META", "ORDER#<order> META"]));
-  expect(expected.filter((key) => key.startsWith("REJECTION#"))).toEqual([]);
+      .map((item) => {
+        const pk = String(item.pk).replace(event.eventId, "<event>").replace(event.orderId, "<order>");
+        // Versions are the engine's, and differ between orders.
+        return `${pk} ${String(item.sk).replace(/\d+/g, "<n>")}`;
+      });
   for (const event of sent) {
-    expect({ event, items: footprint(event) }).toEqual({ event, items: expected });
+    expect({ event, items: footprint(event) }).toEqual({ event, items: ["ORDER#<order> META", "ORDER#<order> V#<n>"] });
     const strays = items.filter((item) => !owns(event, item) && JSON.stringify(item).includes(event.eventId));
     expect(strays).toEqual([]);
   }

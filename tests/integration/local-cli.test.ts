@@ -96,20 +96,29 @@ describe("put-events and inspect", () => {
     expect(book).toMatchObject({ symbol: "AAPL", bids: [{ price: "150.05", quantity: "40", orders: 1 }], asks: [] });
   });
 
-  test("order shows the buy order's fill", async () => {
-    const order = await json<{ meta: Record<string, unknown>; statuses: unknown[]; fills: Record<string, unknown>[] }>(
-      "inspect",
-      "order",
-      "O-1001",
-      "--json",
-    );
+  test("order shows the buy order's state, its versions and its fill", async () => {
+    const order = await json<{
+      meta: Record<string, unknown>;
+      versions: Record<string, unknown>[];
+      fills: Record<string, unknown>[];
+    }>("inspect", "order", "O-1001", "--json");
     expect(order.meta).toMatchObject({
       status: "PARTIALLY_FILLED",
       quantity: "100",
       filledQuantity: "60",
       remainingQuantity: "40",
+      cancelledQuantity: "0",
     });
-    expect(order.fills).toEqual([expect.objectContaining({ tradeId: "AAPL-1", quantity: "60", orderId: "O-1001" })]);
+    // The two orders race: the buy either rested first (then the sell filled it) or crossed the resting sell.
+    expect(order.versions.at(-1)).toMatchObject({ status: "PARTIALLY_FILLED", version: order.meta.version });
+    expect(order.versions[0]).toMatchObject({ cause: "SUBMIT", idempotencyKey: "O-1001-submit" });
+    expect(order.fills).toEqual([
+      expect.objectContaining({
+        tradeId: "AAPL-1",
+        quantity: "60",
+        role: order.versions.length === 1 ? "TAKER" : "MAKER",
+      }),
+    ]);
     expect((await cli("inspect", "order", "O-none")).code).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 // The Matcher Lambda handler on every sample in events/matcher, against the harness's redis-server and moto SSM.
 import { readFileSync } from "node:fs";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { CommandResultSchema } from "@tradeflow/common/contracts";
 import { SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
 import type { CommandResult } from "@tradeflow/common/orderbook";
 import type { Context } from "aws-lambda";
@@ -33,7 +34,16 @@ test("the samples run in order: rest, cross, cancel the rest, market on the bid-
   const sell = await handler(sample("limit-sell"), context);
   expect(sell).toMatchObject({ status: "NEW", remainingQuantity: "40" });
   const buy = await handler(sample("limit-buy-crossing"), context);
-  expect(buy).toMatchObject({ status: "FILLED", averagePrice: "185.1" });
+  expect(buy).toMatchObject({ status: "FILLED", averagePrice: "185.1", version: 2 });
+  expect(CommandResultSchema.parse(buy)).toEqual(buy);
+  expect(buy.makers).toEqual([
+    expect.objectContaining({
+      orderId: "ord-sell-0001",
+      status: "PARTIALLY_FILLED",
+      remainingQuantity: "15",
+      version: 2,
+    }),
+  ]);
   expect(buy.trades).toEqual([
     expect.objectContaining({
       price: "185.1",

@@ -1,5 +1,6 @@
 // Random command streams through the engine (real Redis) and through the reference model.
 // fast-check prints the seed and the shrunk stream of any failure, so every failure replays exactly.
+import { CommandResultSchema } from "@tradeflow/common/contracts";
 import { fromUnits } from "@tradeflow/common/decimal";
 import { type Instrument, instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
 import {
@@ -201,10 +202,12 @@ test("the engine agrees with the reference model on every outcome, order state, 
 });
 
 /**
- * The states a result reports are the engine's own: each equals what getOrder reads right after, carries the
- * command's version, and a submit's state its trades' timestamp (here the Redis clock: no command timestamp).
+ * A result meets the engine contract, and the states it reports are the engine's own: each equals what getOrder
+ * reads right after and carries the command's version; a submit's state has its trades' timestamp (here the
+ * Redis clock: no command timestamp).
  */
 async function checkReportedStates(result: CommandResult): Promise<void> {
+  expect(CommandResultSchema.parse(result)).toEqual(result);
   const reported: OrderState[] = [...(result.order ? [result.order] : []), ...result.makers];
   for (const state of reported) {
     expect(await engine.getOrder(state.symbol, state.orderId)).toEqual(state);

@@ -24,7 +24,7 @@ import {
   SFNClient,
   StartSyncExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { fromUnits, toUnits } from "@tradeflow/common/decimal";
 import { planTargets, type SmokeTarget, type TargetPlan } from "./target";
 
@@ -102,6 +102,25 @@ function pipelineChecks(plan: Extract<TargetPlan, { run: true }>): void {
         }),
       )
     ).Items ?? [];
+  /** The engine's last trade price as recorded: the last trade of the symbol's newest taker version, if any. */
+  const lastTradePrice = async (): Promise<string | undefined> => {
+    const pages = paginateQuery(
+      { client: db },
+      {
+        TableName: t().outputs.ComplianceTableName,
+        IndexName: "bySymbolTime",
+        KeyConditionExpression: "gsi1pk = :symbol",
+        FilterExpression: "entity = :version",
+        ExpressionAttributeValues: { ":symbol": `SYMBOL#${SYMBOL}`, ":version": "ORDER_VERSION" },
+        ScanIndexForward: false,
+      },
+    );
+    for await (const page of pages) {
+      const [newest] = page.Items ?? [];
+      if (newest) return (newest.trades as { price: string }[]).at(-1)?.price;
+    }
+    return undefined;
+  };
   /** Polls an item until `ready` holds for it; on the deadline, fails with what was last seen. */
   const waitForItem = (what: string, pk: string, ready: (item: Item) => boolean, sk = "META") =>
     poll(what, t().deadlineMs, async () => {
@@ -156,8 +175,7 @@ function pipelineChecks(plan: Extract<TargetPlan, { run: true }>): void {
     db = DynamoDBDocumentClient.from(new DynamoDBClient({ ...target.clients }));
 
     // Price at the last trade, so that the price band holds on a stack that has traded before.
-    const last = await getItem(`SYMBOL#${SYMBOL}`, "LAST_TRADE");
-    const lastPrice = typeof last?.price === "string" ? last.price : undefined;
+    const lastPrice = await lastTradePrice();
     if (lastPrice && toUnits(lastPrice, TICK, 10n ** 12n).ok) price = lastPrice;
     const units = toUnits(price, TICK, 10n ** 12n);
     if (!units.ok) throw new Error(`${price} is not on ${SYMBOL}'s tick`);
@@ -209,17 +227,19 @@ function pipelineChecks(plan: Extract<TargetPlan, { run: true }>): void {
       clientId: ids.seller,
       symbol: SYMBOL,
       side: "SELL",
+      orderType: "LIMIT",
       price,
       quantity: MAKER_QUANTITY,
       status: "FILLED",
       filledQuantity: MAKER_QUANTITY,
       remainingQuantity: "0",
-      submitEventId: eventIds.maker,
+      cancelledQuantity: "0",
+      averagePrice: price,
     });
-    const history = await queryItems(`ORDER#${ids.maker}`, "STATUS#");
-    expect(history.map((s) => [s.status, s.remainingQuantity])).toEqual([
-      ["NEW", MAKER_QUANTITY],
-      ["FILLED", "0"],
+    const history = await queryItems(`ORDER#${ids.maker}`, "V#");
+    expect(history.map((v) => [v.cause, v.status, v.remainingQuantity, v.eventId])).toEqual([
+      ["SUBMIT", "NEW", MAKER_QUANTITY, eventIds.maker],
+      ["FILL", "FILLED", "0", eventIds.taker],
     ]);
   });
 
@@ -229,53 +249,54 @@ function pipelineChecks(plan: Extract<TargetPlan, { run: true }>): void {
       orderId: ids.taker,
       clientId: ids.buyer,
       side: "BUY",
-      timeInForce: "IOC",
+      orderType: "LIMIT",
       quantity: TAKER_QUANTITY,
       status: "CANCELLED",
       filledQuantity: MAKER_QUANTITY,
       remainingQuantity: "0",
       cancelledQuantity: UNFILLED,
-      submitEventId: eventIds.taker,
+      averagePrice: price,
     });
-    // Its fill and the cancel of the rest are one engine result: one state, at the cancel's version.
-    const history = await queryItems(`ORDER#${ids.taker}`, "STATUS#");
+    // Its fill and the cancel of the rest are one engine result: one version.
+    const history = await queryItems(`ORDER#${ids.taker}`, "V#");
     expect(history).toEqual([
       expect.objectContaining({
-        status: "CANCELLED",
         cause: "SUBMIT",
+        status: "CANCELLED",
         filledQuantity: MAKER_QUANTITY,
         cancelledQuantity: UNFILLED,
         averagePrice: price,
+        timeInForce: "IOC",
+        eventId: eventIds.taker,
       }),
     ]);
   });
 
-  it("records the engine trade, and the fill under both orders", async () => {
-    // The taker's META ends at its cancel, which names no trade: its fill is the order's TRADE# item.
-    const [fill] = await poll("the taker's fill", t().deadlineMs, async () => {
-      const items = await queryItems(`ORDER#${ids.taker}`, "TRADE#");
-      return { done: items.length > 0, value: items };
-    });
-    const tradeId = String(fill?.tradeId);
-    const trade = await waitForItem(`TRADE#${tradeId}`, `TRADE#${tradeId}`, () => true);
-    expect(trade).toMatchObject({
-      entity: "TRADE",
-      origin: "ENGINE",
-      tradeId,
-      symbol: SYMBOL,
-      price,
-      quantity: MAKER_QUANTITY,
-      makerOrderId: ids.maker,
-      makerClientId: ids.seller,
-      takerOrderId: ids.taker,
-      takerClientId: ids.buyer,
-      aggressorSide: "BUY",
-    });
-    const fills = await Promise.all([ids.maker, ids.taker].map((o) => queryItems(`ORDER#${o}`, "TRADE#")));
-    expect(fills.map((items) => items.map((i) => [i.sk, i.role]))).toEqual([
-      [[`TRADE#${tradeId}`, "MAKER"]],
-      [[`TRADE#${tradeId}`, "TAKER"]],
+  it("records the engine trade in the taker's version, and the maker's fill in a version of its own", async () => {
+    const [takerVersions = [], makerVersions = []] = await poll(
+      "the taker's version and the maker's fill",
+      t().deadlineMs,
+      async () => {
+        const versions = await Promise.all([ids.taker, ids.maker].map((o) => queryItems(`ORDER#${o}`, "V#")));
+        return { done: versions[0]?.length === 1 && versions[1]?.length === 2, value: versions };
+      },
+    );
+    const [taken] = takerVersions;
+    const filled = makerVersions[1];
+    expect(taken?.trades).toEqual([
+      expect.objectContaining({
+        symbol: SYMBOL,
+        price,
+        quantity: MAKER_QUANTITY,
+        makerOrderId: ids.maker,
+        makerClientId: ids.seller,
+        takerOrderId: ids.taker,
+        takerClientId: ids.buyer,
+        aggressorSide: "BUY",
+        makerRemainingQuantity: "0",
+      }),
     ]);
+    expect(filled).toMatchObject({ cause: "FILL", version: taken?.version, trades: taken?.trades });
   });
 
   it("records the venue trade", async () => {

@@ -2,6 +2,8 @@
 // they scale out on demand up to the function's concurrency, are reused while warm, run one invocation at a time,
 // and end on a timeout or a crash, the next invocation then getting a fresh one.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,7 +27,10 @@ afterEach(async () => {
 });
 
 /** A host running the probe as ProbeFunction. */
-function probeHost(fn: Pick<LocalFunction, "concurrency"> & Partial<LocalFunction>): FunctionHost {
+function probeHost(
+  fn: Pick<LocalFunction, "concurrency"> & Partial<LocalFunction>,
+  baseEnvironment: Record<string, string> = {},
+): FunctionHost {
   const host = new FunctionHost(
     [
       {
@@ -41,7 +46,7 @@ function probeHost(fn: Pick<LocalFunction, "concurrency"> & Partial<LocalFunctio
         ...fn,
       },
     ],
-    { baseEnvironment: {} },
+    { baseEnvironment },
   );
   hosts.push(host);
   return host;
@@ -131,4 +136,18 @@ test("a crashed container fails its invocation with Runtime.ExitError and is rep
   const fresh = await invoke(host);
   expect(fresh.container).not.toBe(warm.container);
   expect(fresh.invocations).toBe(1);
+});
+
+test("counts each invocation's HTTP requests by the AWS service whose endpoint they went to", async () => {
+  const server = createServer((_req, res) => res.end("{}"));
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const host = probeHost({ concurrency: 2 }, { AWS_ENDPOINT_URL_DYNAMODB: url });
+    await Promise.all([invoke(host, { get: [url, url] }), invoke(host, { get: [`${url}/x`] }), invoke(host)]);
+    expect(host.awsRequests()).toEqual({ ProbeFunction: { invocations: 3, byService: { DYNAMODB: 3 } } });
+  } finally {
+    server.close();
+  }
 });

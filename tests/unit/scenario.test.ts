@@ -3,13 +3,7 @@
 // notional checks nothing to refuse, stays on the grids, crosses in every book, and raises the number of alerts it
 // predicts, checked against template.yaml's SSM defaults.
 import fc from "fast-check";
-import {
-  AlertThresholdsSchema,
-  crossing,
-  type PriceTick,
-  tickOrderKey,
-  type Zone,
-} from "../../layers/common/src/alerts";
+import { AlertThresholdsSchema, crossing, type PriceTick, tickKey, type Zone } from "../../layers/common/src/alerts";
 import {
   MAX_DETAIL_BYTES,
   OrderCancelRequestedDetailSchema,
@@ -333,7 +327,7 @@ describe("through the matching engine's reference model", () => {
     const state = new Map<string, { zone: Zone; key: string }>();
     const raised: Record<string, number> = {};
     for (const tick of ticks) {
-      const key = tickOrderKey(tick);
+      const key = tickKey(tick);
       const seen = state.get(tick.symbol);
       if (seen && seen.key >= key) continue;
       const pair = THRESHOLDS.symbols[tick.symbol] ?? THRESHOLDS.default;
@@ -370,7 +364,7 @@ describe("through the matching engine's reference model", () => {
     const predicted = scenarioExpectations(DEFAULT, THRESHOLDS).alerts;
     expect(predicted).toEqual({ total: 8, bySymbol: { "BTC-USD": 1, "ETH-USD": 1, AAPL: 6 }, exact: true });
     expect(alerts(ticks)).toEqual(predicted.bySymbol);
-    const byTradeTime = [...ticks].sort((a, b) => (tickOrderKey(a) < tickOrderKey(b) ? -1 : 1));
+    const byTradeTime = [...ticks].sort((a, b) => (tickKey(a) < tickKey(b) ? -1 : 1));
     expect(alerts(byTradeTime)).toEqual(predicted.bySymbol);
   });
 });

@@ -13,7 +13,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { type AlertThresholds, type Crossing, crossing, thresholdsFor, ZONES } from "./crossing";
-import { type PriceTick, tickOrderKey } from "./tick";
+import { type PriceTick, tickKey } from "./tick";
 
 export interface AlerterDeps {
   readonly db: DynamoDBDocumentClient;
@@ -42,7 +42,7 @@ export class AlertStateContention extends Error {
 
 const MAX_LOCK_ATTEMPTS = 5;
 
-const StateItemSchema = z.object({ zone: z.enum(ZONES), orderKey: z.string() });
+const StateItemSchema = z.object({ zone: z.enum(ZONES), tickKey: z.string() });
 
 const AlertItemSchema = z.object({
   pk: z.string(),
@@ -74,13 +74,13 @@ function stateKey(symbol: string): { pk: string; sk: string } {
 }
 
 export async function processTick(tick: PriceTick, deps: AlerterDeps): Promise<TickOutcome> {
-  const orderKey = tickOrderKey(tick);
+  const key = tickKey(tick);
   for (let attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
     const { Item } = await deps.db.send(
       new GetCommand({ TableName: deps.tableName, Key: stateKey(tick.symbol), ConsistentRead: true }),
     );
     const state = Item ? StateItemSchema.parse(Item) : undefined;
-    if (state && state.orderKey >= orderKey) return finishPendingAlert(tick, deps);
+    if (state && state.tickKey >= key) return finishPendingAlert(tick, deps);
 
     const change = crossing(state?.zone ?? "BETWEEN", tick.price, thresholdsFor(deps.thresholds, tick.symbol));
     const nextState = {
@@ -88,14 +88,14 @@ export async function processTick(tick: PriceTick, deps: AlerterDeps): Promise<T
       Item: {
         ...stateKey(tick.symbol),
         zone: change?.to ?? state?.zone ?? "BETWEEN",
-        orderKey,
+        tickKey: key,
         lastTradeId: tick.tradeId,
         lastTimestamp: tick.timestamp,
         lastPrice: tick.price,
         updatedAt: deps.now(),
       },
       ...(state
-        ? { ConditionExpression: "orderKey = :seen", ExpressionAttributeValues: { ":seen": state.orderKey } }
+        ? { ConditionExpression: "tickKey = :seen", ExpressionAttributeValues: { ":seen": state.tickKey } }
         : { ConditionExpression: "attribute_not_exists(pk)" }),
     };
     const alert = change ? alertItem(tick, change, deps) : undefined;

@@ -1,4 +1,4 @@
-import { PriceTickInvalid, parsePriceTick, tickOrderKey } from "./tick";
+import { PriceTickInvalid, parsePriceTick, tickKey } from "./tick";
 
 const good = {
   symbol: "AAPL",
@@ -39,7 +39,7 @@ describe("parsePriceTick", () => {
   });
 });
 
-describe("tickOrderKey", () => {
+describe("tickKey", () => {
   it("sorts like (timestamp, sequence, tradeId)", () => {
     const keys = [
       { ...good, timestamp: 2, sequence: 1 },
@@ -47,7 +47,7 @@ describe("tickOrderKey", () => {
       { ...good, timestamp: 10, sequence: 9 },
       { ...good, timestamp: 10, sequence: 10, tradeId: "A" },
       { ...good, timestamp: 10, sequence: 10, tradeId: "B" },
-    ].map(tickOrderKey);
+    ].map(tickKey);
     expect([...keys].sort()).toEqual(keys);
     expect(new Set(keys).size).toBe(keys.length);
   });

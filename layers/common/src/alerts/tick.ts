@@ -46,7 +46,7 @@ export function parsePriceTick(body: string): PriceTick {
  * Trade-time order of ticks as one string that sorts like (timestamp, sequence, tradeId), so that "newer than
  * what is stored" is a single comparison, in code and in a DynamoDB condition expression alike.
  */
-export function tickOrderKey(tick: PriceTick): string {
+export function tickKey(tick: PriceTick): string {
   const pad = (n: number) => String(n).padStart(16, "0");
   return `${pad(tick.timestamp)}#${pad(tick.sequence ?? 0)}#${tick.tradeId}`;
 }

@@ -1,4 +1,6 @@
 // Event contracts: what arrives on the bus, what the Validate and Enrich states return, and the rejection error.
+
+export * from "./engine";
 export * from "./envelope";
 export * from "./errors";
 export * from "./events";
@@ -14,6 +16,5 @@ export {
 } from "./fields";
 export * from "./orders";
 export * from "./reasons";
-export * from "./engine";
 export * from "./results";
 export * from "./trades";

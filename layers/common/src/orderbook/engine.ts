@@ -100,14 +100,12 @@ function field(input: unknown, key: string): string {
 export class MatchingEngine {
   private readonly redis: ScriptedRedis;
   private readonly instruments: InstrumentRegistry;
-  private readonly ttl: string;
   private readonly ttlSeconds: number;
 
   constructor(options: MatchingEngineOptions) {
     this.redis = defineScripts(options.redis);
     this.instruments = options.instruments;
     this.ttlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
-    this.ttl = String(this.ttlSeconds);
   }
 
   /** Runs one command. Bad input gives a REJECTED result with a reason; it never throws for input. */
@@ -160,7 +158,7 @@ export class MatchingEngine {
       (limit?.timeInForce ?? "IOC").charAt(0),
       limit?.postOnly ? "1" : "0",
       command.timestamp === undefined ? "" : String(command.timestamp),
-      this.ttl,
+      String(this.ttlSeconds),
     ];
     // Same id, same content: a replay. Same id, other content: rejected, never merged.
     const fingerprint = [command.clientId, ...args.slice(2, 8)].join("|");
@@ -182,7 +180,8 @@ export class MatchingEngine {
   /**
    * Claims an order id for a symbol, on its own key (one symbol's scripts cannot see another's keys in a
    * cluster). True when the id is free or already this symbol's: the script then tells a replay from a reuse.
-   * The claim outlives the symbol's idempotency window (TTL..2×TTL), so ids are unique within that window.
+   * A claim lasts 2×TTL, as long as the symbol keeps the id's result at most: ids are unique within the
+   * idempotency window (TTL..2×TTL).
    */
   private async claim(orderId: string, symbol: string): Promise<boolean> {
     const owner = await guarded(() =>
@@ -200,7 +199,7 @@ export class MatchingEngine {
         command.clientId,
         command.commandId,
         ts,
-        this.ttl,
+        String(this.ttlSeconds),
       ),
     );
     return decode(reply, command, instrument);
@@ -297,11 +296,7 @@ const MESSAGES: Partial<Record<RejectReason, string>> = {
 
 /** maxNotional in tick × lot units, floored: a market order is refused when last ticks × lots exceed it. */
 function notionalBound(instrument: Instrument): bigint {
-  const [max, tick, lot] = [instrument.maxNotional, instrument.tickSize, instrument.lotSize].map(scaled) as [
-    ScaledDecimal,
-    ScaledDecimal,
-    ScaledDecimal,
-  ];
+  const [max, tick, lot] = [scaled(instrument.maxNotional), scaled(instrument.tickSize), scaled(instrument.lotSize)];
   return (max.digits * 10n ** BigInt(tick.scale + lot.scale)) / (tick.digits * lot.digits * 10n ** BigInt(max.scale));
 }
 
@@ -339,9 +334,21 @@ function averagePrice(notionalTickLots: bigint, filledLots: bigint, instrument: 
 
 /** An order record's fields (see scripts.ts) as the OrderState the engine reports. */
 function orderState(orderId: string, symbol: string, fields: readonly string[], instrument: Instrument): OrderState {
-  const [side, type, price = "0", qty = "0", filled = "0", cancelled = "0", status = "", , notional = "0", ...rest] =
-    fields;
-  const [lastSeq = "0", submittedAt = "0", version = "0", clientId = ""] = rest;
+  const [
+    side,
+    type,
+    price = "0",
+    qty = "0",
+    filled = "0",
+    cancelled = "0",
+    status = "",
+    ,
+    notional = "0",
+    lastSeq = "0",
+    submittedAt = "0",
+    version = "0",
+    clientId = "",
+  ] = fields;
   const size = (v: bigint) => fromUnits(v, instrument.lotSize);
   const [qtyLots, filledLots, cancelledLots] = [qty, filled, cancelled].map(BigInt) as [bigint, bigint, bigint];
   const state = STATUS[status];

@@ -83,6 +83,14 @@ local function big_cmp(a, b)
   end
   return 0
 end
+-- Products of two integers: plain doubles while they stay below 2^53, where doubles are exact (a product at or
+-- above it rounds to at least 2^53, so the test is safe), limbs above. Arguments may be digit strings.
+local SAFE = 9007199254740992
+local function cmp_products(a, b, c, d)
+  local x, y = tonumber(a) * tonumber(b), tonumber(c) * tonumber(d)
+  if x < SAFE and y < SAFE then return x < y and -1 or (x > y and 1 or 0) end
+  return big_cmp(big_mul(big(a), big(b)), big_mul(big(c), big(d)))
+end
 -- Returns the current and previous generation keys, rotating when the current one is older than the TTL, and
 -- the symbol's sequences.
 local function generations(now, ttl_ms)
@@ -120,7 +128,9 @@ local function pack(o)
 end
 local function add_fill(o, price, lots, trade_seq, version)
   o.filled = o.filled + lots
-  o.notional = big_str(big_add(big(o.notional), big_mul(big(price), big(lots))))
+  local sum = tonumber(o.notional) + price * lots
+  if sum < SAFE then o.notional = fmt(sum)
+  else o.notional = big_str(big_add(big(o.notional), big_mul(big(price), big(lots)))) end
   o.lseq, o.version = trade_seq, version
 end
 local function member(side, price, seq, id)
@@ -197,12 +207,11 @@ end
 -- redelivered command is decided exactly as the first time.
 local last = meta.last
 if last and not is_market then
-  local l, p = big(last), big_mul(big(price), big(10000))
-  local lower = band_bps < 10000 and big_mul(l, big(10000 - band_bps)) or big(0)
-  if big_cmp(p, lower) < 0 or big_cmp(p, big_mul(l, big(10000 + band_bps))) > 0 then
+  local below = cmp_products(price, 10000, last, math.max(0, 10000 - band_bps)) < 0
+  if below or cmp_products(price, 10000, last, 10000 + band_bps) > 0 then
     return refuse('PRICE_OUTSIDE_BAND', last .. ':' .. ARGV[12])
   end
-elseif last and big_cmp(big_mul(big(last), big(qty)), big(max_notional)) > 0 then
+elseif last and cmp_products(last, qty, max_notional, 1) > 0 then
   return refuse('NOTIONAL_TOO_LARGE', last .. ':' .. max_notional)
 end
 
