@@ -1,7 +1,7 @@
 // The template's functions, run in-process from the bundles the images and the zip ship (build/<name>/index.mjs):
 // each container a worker thread (local/lambda-worker.mjs) with the function's template environment. Invocations are JSON in and out, as Lambda's; a thrown error comes back as Lambda reports it.
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
@@ -37,6 +37,7 @@ export class LambdaFunctionError extends Error {
 
 const FunctionProperties = z.object({
   PackageType: z.enum(["Image", "Zip"]).default("Zip"),
+  CodeUri: z.string().optional(),
   Handler: z.string().optional(),
   ImageConfig: z.object({ Command: z.array(z.string()).optional() }).optional(),
   Timeout: z.coerce.number().int().positive().optional(),
@@ -49,7 +50,6 @@ const FunctionMetadata = z.object({
   Dockerfile: z.string().optional(),
   /** The shared image Dockerfile takes the function's directory under functions/ as FUNCTION. */
   DockerBuildArgs: z.object({ FUNCTION: z.string() }).optional(),
-  BuildProperties: z.object({ EntryPoints: z.array(z.string()).min(1) }).optional(),
 });
 const Globals = z.object({
   Timeout: z.coerce.number().int().positive().default(3),
@@ -57,7 +57,8 @@ const Globals = z.object({
 });
 
 /** The image's CMD (["index.handler"]) as the Dockerfile declares it. */
-function dockerCommand(dockerfile: string): string[] {
+function dockerCommand(dockerfile: string | undefined): string[] {
+  if (!dockerfile) throw new Error("an image function without ImageConfig.Command needs Metadata.Dockerfile");
   const cmd = readFileSync(templateFile(dockerfile), "utf8").match(/^CMD\s+(\[.*\])\s*$/m)?.[1];
   if (!cmd) throw new Error(`${dockerfile} has no exec-form CMD`);
   return z.array(z.string()).parse(JSON.parse(cmd));
@@ -71,12 +72,12 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
   return resolver.resourcesOfType("AWS::Serverless::Function").map(([logicalId, resource]) => {
     const properties = FunctionProperties.parse(resource.Properties);
     const metadata = FunctionMetadata.parse(resource.Metadata ?? {});
-    const source = metadata.Dockerfile ?? metadata.BuildProperties?.EntryPoints[0];
-    if (!source) throw new Error(`${logicalId} names neither a Dockerfile nor esbuild EntryPoints`);
-    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? basename(dirname(source));
+    // An image's code is functions/<FUNCTION>, a zip's its CodeUri (functions/<name>).
+    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? (properties.CodeUri && basename(properties.CodeUri));
+    if (!codeName) throw new Error(`${logicalId} names neither DockerBuildArgs.FUNCTION nor a CodeUri`);
     const handler =
       properties.PackageType === "Image"
-        ? (properties.ImageConfig?.Command ?? dockerCommand(source))[0]
+        ? (properties.ImageConfig?.Command ?? dockerCommand(metadata.Dockerfile))[0]
         : properties.Handler;
     const handlerName = handler?.split(".").pop();
     if (!handlerName) throw new Error(`${logicalId} has no handler`);
