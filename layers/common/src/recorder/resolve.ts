@@ -1,6 +1,6 @@
 // A plan against what the table holds now: which facts are new, which are replays, which reuse a key for other
 // content, and how each order's META moves. Pure; the store reads the current items and writes the result.
-import { z } from "zod";
+import * as z from "zod";
 import { formatScaled, parseDecimal } from "../decimal";
 import {
   type Fact,

@@ -1,7 +1,7 @@
 // The Validate state: structure first (contracts), then the business rules against SSM configuration and the
 // last recorded trade price. Every event that must not proceed raises ValidationRejected.
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import {
   canonicalDecimal,
   PositiveDecimal,
