@@ -120,6 +120,21 @@ const Reply = z.union([
   }),
 ]);
 
+/** A function's process.env as Lambda sets it: the base (credentials, region, endpoints), its own, Lambda's. */
+export function lambdaEnvironment(
+  fn: LocalFunction,
+  baseEnvironment: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    ...baseEnvironment,
+    ...fn.environment,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+    _HANDLER: `index.${fn.handlerName}`,
+  };
+}
+
 class FunctionContainer {
   private worker: Worker | undefined;
   private ready: Promise<void> | undefined;
@@ -143,14 +158,7 @@ class FunctionContainer {
         functionArn: this.fn.arn,
         memorySize: this.fn.memorySize,
       },
-      env: {
-        ...this.baseEnvironment,
-        ...this.fn.environment,
-        AWS_LAMBDA_FUNCTION_NAME: this.fn.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.fn.memorySize),
-        AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
-        _HANDLER: `index.${this.fn.handlerName}`,
-      },
+      env: lambdaEnvironment(this.fn, this.baseEnvironment),
       stdout: true,
       stderr: true,
     });

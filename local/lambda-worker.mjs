@@ -2,8 +2,8 @@
 // One function's warm container: a worker thread with the function's own environment (process.env) that imports
 // its bundle once and serves invocations, as Lambda's Node.js runtime does. Errors go back as Lambda reports
 // them: errorType (the error's name), errorMessage and trace.
-import { randomUUID } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
+import { lambdaContext } from "./lambda-context.mjs";
 
 const { bundle, handlerName, functionName, functionArn, memorySize } = workerData;
 const module = await import(bundle);
@@ -11,20 +11,7 @@ const handler = module[handlerName];
 if (typeof handler !== "function") throw new Error(`${bundle} exports no function ${handlerName}`);
 
 parentPort?.on("message", async ({ id, payload, deadline }) => {
-  const context = {
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: functionArn,
-    memoryLimitInMB: String(memorySize),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${functionName}`,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  const context = lambdaContext({ functionName, functionArn, memorySize, deadline });
   try {
     const result = await handler(JSON.parse(payload), context);
     parentPort?.postMessage({ id, ok: true, payload: JSON.stringify(result ?? null) });

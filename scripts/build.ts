@@ -45,6 +45,23 @@ export async function buildFunction(
   return result.metafile ?? { inputs: {}, outputs: {} };
 }
 
+/** The bytes a cold start loads (the entry and the chunks it imports statically) and all the bundle's code. */
+export function bundleBytes(metafile: Metafile): { initBytes: number; totalBytes: number; initFiles: string[] } {
+  const outputs = metafile.outputs;
+  // Each dynamic import is an entry point of its own to esbuild: the function's is the one named index.
+  const entry = Object.keys(outputs).find((path) => path.endsWith("/index.mjs"));
+  const initFiles: string[] = [];
+  const visit = (path: string) => {
+    if (initFiles.includes(path)) return;
+    initFiles.push(path);
+    for (const i of outputs[path]?.imports ?? []) if (i.kind === "import-statement" && i.path in outputs) visit(i.path);
+  };
+  if (entry) visit(entry);
+  const code = Object.keys(outputs).filter((path) => path.endsWith(".mjs"));
+  const sum = (paths: string[]) => paths.reduce((n, path) => n + (outputs[path]?.bytes ?? 0), 0);
+  return { initBytes: sum(initFiles), totalBytes: sum(code), initFiles };
+}
+
 export function functionNames(): string[] {
   return readdirSync("functions").filter((d) => existsSync(join("functions", d, "index.ts")));
 }
@@ -88,7 +105,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`built ${name} (with @tradeflow/common from the layer) into ${dir}`);
   } else {
     const names = first ? [first, ...rest] : functionNames();
-    await Promise.all(names.map((n) => buildFunction(n)));
+    // build/<name>.meta.json, beside the bundle rather than in it: npm run bench:coldstart reads the sizes there.
+    await Promise.all(
+      names.map(async (n) => writeFileSync(join("build", `${n}.meta.json`), JSON.stringify(await buildFunction(n)))),
+    );
     console.log(`built ${names.join(", ")} into build/`);
   }
 }

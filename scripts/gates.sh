@@ -58,6 +58,8 @@ gate "unit tests: template.yaml and ASL invariants" \
 gate "sam validate --lint and sam build (AlerterFunction and CommonLayer): node_modules untouched, the alerter loads" \
   bash scripts/sam-check.sh
 
+gate "bundle report: docs/bundles.md is current with the function bundles" "$node" node_modules/.bin/tsx scripts/bundle-report.ts --check
+
 gate "cost model: docs/cost-model.md is current with template.yaml" "$node" node_modules/.bin/tsx scripts/cost-model.ts --check
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@
 // an immutable fact (written once; a content hash tells a replay from a conflicting reuse of its key) or the
 // order's META projection (moved forward only, by version). See docs/data-model.md.
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { PriceTick } from "../alerts/tick";
 import { type Enrichment, Identifier, InstrumentSymbol, type Order, utcMillis } from "../contracts";
 import { parseDecimal } from "../decimal";
