@@ -3,7 +3,7 @@
 // on demand as Lambda scales execution environments. Invocations are JSON in and out, as Lambda's; a thrown error
 // comes back as Lambda reports it.
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
@@ -41,6 +41,7 @@ export class LambdaFunctionError extends Error {
 
 const FunctionProperties = z.object({
   PackageType: z.enum(["Image", "Zip"]).default("Zip"),
+  CodeUri: z.string().optional(),
   Handler: z.string().optional(),
   ImageConfig: z.object({ Command: z.array(z.string()).optional() }).optional(),
   Timeout: z.coerce.number().int().positive().optional(),
@@ -54,7 +55,6 @@ const FunctionMetadata = z.object({
   Dockerfile: z.string().optional(),
   /** The shared image Dockerfile takes the function's directory under functions/ as FUNCTION. */
   DockerBuildArgs: z.object({ FUNCTION: z.string() }).optional(),
-  BuildProperties: z.object({ EntryPoints: z.array(z.string()).min(1) }).optional(),
 });
 const Globals = z.object({
   Timeout: z.coerce.number().int().positive().default(3),
@@ -62,7 +62,8 @@ const Globals = z.object({
 });
 
 /** The image's CMD (["index.handler"]) as the Dockerfile declares it. */
-function dockerCommand(dockerfile: string): string[] {
+function dockerCommand(dockerfile: string | undefined): string[] {
+  if (!dockerfile) throw new Error("an image function without ImageConfig.Command needs Metadata.Dockerfile");
   const cmd = readFileSync(templateFile(dockerfile), "utf8").match(/^CMD\s+(\[.*\])\s*$/m)?.[1];
   if (!cmd) throw new Error(`${dockerfile} has no exec-form CMD`);
   return z.array(z.string()).parse(JSON.parse(cmd));
@@ -86,12 +87,12 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
     const given = Object.fromEntries(wanted.map((key) => [key, resource.Properties[key]]));
     const properties = FunctionProperties.parse(resolver.resolve(given));
     const metadata = FunctionMetadata.parse(resource.Metadata ?? {});
-    const source = metadata.Dockerfile ?? metadata.BuildProperties?.EntryPoints[0];
-    if (!source) throw new Error(`${logicalId} names neither a Dockerfile nor esbuild EntryPoints`);
-    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? basename(dirname(source));
+    // An image's code is functions/<FUNCTION>, a zip's its CodeUri (functions/<name>).
+    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? (properties.CodeUri && basename(properties.CodeUri));
+    if (!codeName) throw new Error(`${logicalId} names neither DockerBuildArgs.FUNCTION nor a CodeUri`);
     const handler =
       properties.PackageType === "Image"
-        ? (properties.ImageConfig?.Command ?? dockerCommand(source))[0]
+        ? (properties.ImageConfig?.Command ?? dockerCommand(metadata.Dockerfile))[0]
         : properties.Handler;
     const handlerName = handler?.split(".").pop();
     if (!handlerName) throw new Error(`${logicalId} has no handler`);
@@ -126,6 +127,21 @@ const Reply = z.union([
   }),
 ]);
 
+/** A function's process.env as Lambda sets it: the base (credentials, region, endpoints), its own, Lambda's. */
+export function lambdaEnvironment(
+  fn: LocalFunction,
+  baseEnvironment: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    ...baseEnvironment,
+    ...fn.environment,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+    _HANDLER: `index.${fn.handlerName}`,
+  };
+}
+
 /**
  * One execution environment: a worker thread that imports the bundle once (the cold start), then runs one
  * invocation at a time, as a Lambda container does (module state such as Powertools' BatchProcessor assumes it).
@@ -152,14 +168,7 @@ class FunctionContainer {
         functionArn: fn.arn,
         memorySize: fn.memorySize,
       },
-      env: {
-        ...baseEnvironment,
-        ...fn.environment,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
-        AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
-        _HANDLER: `index.${fn.handlerName}`,
-      },
+      env: lambdaEnvironment(fn, baseEnvironment),
       stdout: true,
       stderr: true,
     });

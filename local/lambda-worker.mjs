@@ -4,9 +4,9 @@
 // Lambda's Node.js runtime does. Errors go back as Lambda reports them: errorType (the error's name), errorMessage
 // and trace. Each reply also counts the HTTP requests the invocation made, by host, so the host can tell what a
 // function costs in AWS calls.
-import { randomUUID } from "node:crypto";
 import { subscribe } from "node:diagnostics_channel";
 import { parentPort, workerData } from "node:worker_threads";
+import { lambdaContext } from "./lambda-context.mjs";
 
 const { bundle, handlerName, functionName, functionArn, memorySize } = workerData;
 const module = await import(bundle);
@@ -23,20 +23,7 @@ subscribe("http.client.request.start", (message) => {
 
 parentPort?.on("message", async ({ payload, deadline }) => {
   requests = {};
-  const context = {
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: functionArn,
-    memoryLimitInMB: String(memorySize),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${functionName}`,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  const context = lambdaContext({ functionName, functionArn, memorySize, deadline });
   try {
     const result = await handler(JSON.parse(payload), context);
     parentPort?.postMessage({ ok: true, payload: JSON.stringify(result ?? null), requests });

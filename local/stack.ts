@@ -229,30 +229,45 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  */
 export function functionHost(
   resources: ProvisionedResources,
-  endpoints: { redisUrl: string; dynamoEndpoint: string; motoEndpoint: string; gateway?: string },
+  endpoints: LocalEndpoints,
   options: Omit<LocalRuntimeOptions, "redisUrl"> & { logDir?: string } = {},
 ): FunctionHost {
-  const { region } = resources;
   const { logDir, ...runtime } = options;
-  const gateway = endpoints.gateway ?? endpoints.motoEndpoint;
   return new FunctionHost(localFunctions(resources, { ...runtime, redisUrl: endpoints.redisUrl }), {
-    baseEnvironment: {
-      AWS_REGION: region,
-      AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing",
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing",
-      AWS_ENDPOINT_URL: endpoints.motoEndpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoEndpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: gateway,
-      AWS_ENDPOINT_URL_SFN: gateway,
-      // X-Ray has no local daemon: the execution traces stand in for it.
-      POWERTOOLS_TRACE_ENABLED: "false",
-      // The X-Ray SDK the tracer imports would otherwise track every async resource, for nothing.
-      AWS_XRAY_MANUAL_MODE: "true",
-      TZ: "UTC",
-    },
+    baseEnvironment: functionBaseEnvironment(resources, endpoints),
     ...(logDir && { logDir }),
   });
+}
+
+export interface LocalEndpoints {
+  readonly redisUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly motoEndpoint: string;
+  readonly gateway?: string;
+}
+
+/** What every function's environment starts from: credentials, region and the local endpoints. */
+export function functionBaseEnvironment(
+  resources: ProvisionedResources,
+  endpoints: LocalEndpoints,
+): Record<string, string> {
+  const { region } = resources;
+  const gateway = endpoints.gateway ?? endpoints.motoEndpoint;
+  return {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing",
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing",
+    AWS_ENDPOINT_URL: endpoints.motoEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoEndpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: gateway,
+    AWS_ENDPOINT_URL_SFN: gateway,
+    // X-Ray has no local daemon: the execution traces stand in for it.
+    POWERTOOLS_TRACE_ENABLED: "false",
+    // The X-Ray SDK the tracer imports would otherwise track every async resource, for nothing.
+    AWS_XRAY_MANUAL_MODE: "true",
+    TZ: "UTC",
+  };
 }
 
 function busLogicalId(resources: ProvisionedResources): string {

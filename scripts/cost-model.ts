@@ -141,8 +141,11 @@ const ASSUMPTIONS = {
   venueTradesPerOrder: { value: 0.5, text: "Trade Reported events from the three venues per order" },
   rejectedShare: { value: 0.02, text: "share of order events the validator rejects (ValidationRejected)" },
   coldStartShare: { value: 0.005, text: "invocations that start a new execution environment" },
-  imageInitMs: { value: 700, text: "billed INIT of a container-image function (ms)" },
-  zipInitMs: { value: 350, text: "billed INIT of the zip alerter (ms)" },
+  runtimeStartMs: { value: 150, text: "billed INIT before a function's code loads: the runtime's own start (ms)" },
+  lambdaCpuFactor: {
+    value: 5,
+    text: "Lambda's CPU share against the benchmark machine's core: INIT code load = measured import × this",
+  },
   alerterBatchFill: { value: 10, text: "ticks per alerter invocation on average (BatchSize caps it)" },
   stateOverheadMs: { value: 10, text: "Step Functions time per state besides the task itself (ms)" },
   expressMemoryMb: { value: 64, text: "Express billed memory: one 64 MB chunk (small definition and payloads)" },
@@ -347,10 +350,21 @@ const fills = ORDERS * a("fillsPerOrder");
 const ticks = fills + ORDERS * a("venueTradesPerOrder");
 const alerterInvocations = ticks / Math.min(a("alerterBatchFill"), batchSize);
 
+/** The median import of the function's bundle from npm run bench:coldstart (bench/coldstart-init.json). */
+function measuredImportMs(id: string): number {
+  const measured = z
+    .object({ importMs: z.record(z.string(), z.number()) })
+    .parse(JSON.parse(readFileSync("bench/coldstart-init.json", "utf8")));
+  const ms = measured.importMs[id];
+  if (ms === undefined)
+    throw new Error(`bench/coldstart-init.json has no import time for ${id}: run npm run bench:coldstart`);
+  return ms;
+}
+
 function lambdaCost(id: string, invocations: number): number {
   const config = fn(id);
   const gb = config.MemorySize / 1024;
-  const initMs = config.PackageType === "Image" ? a("imageInitMs") : a("zipInitMs");
+  const initMs = a("runtimeStartMs") + a("lambdaCpuFactor") * measuredImportMs(id);
   const ms = (DURATION_MS[id] ?? 0) + a("coldStartShare") * initMs;
   return invocations * (PRICES.lambdaRequest.usd + (gb * ms * PRICES.lambdaArmGbSecond.usd) / 1000);
 }

@@ -55,8 +55,10 @@ gate "unit tests: template.yaml and ASL invariants" \
   "$node" --experimental-vm-modules node_modules/jest/bin/jest.js tests/unit/template.test.ts tests/unit/asl.test.ts \
   --selectProjects unit
 
-gate "sam build inputs: the layer builds from layers/common (Makefile)" \
-  make --no-print-directory -C layers/common build-CommonLayer ARTIFACTS_DIR="$work/layer"
+gate "sam validate --lint and sam build (AlerterFunction and CommonLayer): node_modules untouched, the alerter loads" \
+  bash scripts/sam-check.sh
+
+gate "bundle report: docs/bundles.md is current with the function bundles" "$node" node_modules/.bin/tsx scripts/bundle-report.ts --check
 
 gate "cost model: docs/cost-model.md is current with template.yaml" "$node" node_modules/.bin/tsx scripts/cost-model.ts --check
 

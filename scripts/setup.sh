@@ -23,15 +23,22 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
   systemctl stop redis-server || true
 fi
 
-if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt .venv/.requirements 2>/dev/null; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements-dev.txt
-  cp requirements-dev.txt .venv/.requirements
-fi
+# venv <dir> <requirements file>: a Python venv with exactly those pins, rebuilt when the file changes.
+venv() {
+  if [ ! -x "$1/bin/python" ] || ! cmp -s "$2" "$1/.requirements" 2>/dev/null; then
+    python3 -m venv "$1"
+    "$1/bin/pip" install -q --upgrade pip
+    "$1/bin/pip" install -q -r "$2"
+    cp "$2" "$1/.requirements"
+  fi
+}
+venv .venv requirements-dev.txt
+# The SAM CLI pins boto3 to another version than checkov does: it gets a venv of its own.
+venv .venv-sam requirements-sam.txt
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses a lockfile without every platform's optional binaries (biome, unrs-resolver), and a registry
-  # that serves only this platform's cannot produce one; npm install then installs the same locked versions.
-  npm ci --no-fund --no-audit || npm install --no-fund --no-audit
+  # The lock file lists every platform's optional binaries (biome, esbuild, unrs-resolver), and npm ci installs
+  # this platform's. It runs no install scripts: package.json's allowScripts lists the two packages that have
+  # them, both denied (their prebuilt binaries come as optional dependencies).
+  npm ci
 fi

@@ -15,7 +15,7 @@ import {
 import { loadConfig } from "@tradeflow/common/config";
 import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 
 const env = z
   .object({

@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { correlationIds, type RecordSummary } from "@tradeflow/common/contracts";
 import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
 import { recordExecution } from "@tradeflow/common/recorder";
-import { z } from "zod";
+import * as z from "zod";
 
 const env = z
   .object({ COMPLIANCE_TABLE: z.string().min(1), EVENT_BUS_NAME: z.string().min(1), ALERT_QUEUE_URL: z.url() })

@@ -1,7 +1,7 @@
 // template.yaml's invariants: what sam build needs, least privilege, dead-letter and alarm coverage,
 // encryption at rest, and SSM defaults that the code's own schemas accept.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
 import { AlertThresholdsSchema, DEFAULT_THRESHOLDS } from "../../layers/common/src/alerts";
 import {
@@ -149,7 +149,8 @@ describe("functions", () => {
       const argument = "$" + "{FUNCTION}"; // the Dockerfile's build argument, not a JavaScript placeholder
       expect(dockerfile).toContain(`RUN npm run build -- ${argument}\n`);
       expect(dockerfile).toMatch(/\nFROM public\.ecr\.aws\/lambda\/nodejs:22\n/);
-      expect(dockerfile).toContain(`COPY --from=build /src/build/${argument}/index.mjs `);
+      const taskRoot = "$" + "{LAMBDA_TASK_ROOT}";
+      expect(dockerfile).toContain(`COPY --from=build /src/build/${argument}/ ${taskRoot}/`);
       expect(dockerfile.trimEnd().endsWith('CMD ["index.handler"]')).toBe(true);
       const entry = templateFile(join(metadata.DockerContext, "functions", name, "index.ts"));
       expect(existsSync(entry)).toBe(true);
@@ -159,20 +160,15 @@ describe("functions", () => {
   );
 
   test.each(zipFunctions.map(([id, r]) => [id, r] as const))(
-    "%s: sam build's esbuild finds its entry point, and its layer builds from layers/",
+    "%s: sam build runs its Makefile, which bundles its entry point with scripts/build.ts, and its layer builds from layers/",
     (id, resource) => {
-      const build = z
-        .object({
-          BuildMethod: z.literal("esbuild"),
-          BuildProperties: z.object({ EntryPoints: z.array(z.string()), External: z.array(z.string()) }),
-        })
-        .parse(resource.Metadata);
+      expect(resource.Metadata).toMatchObject({ BuildMethod: "makefile" });
       const codeUri = String(resource.Properties.CodeUri);
-      for (const entry of build.BuildProperties.EntryPoints) {
-        const source = readFileSync(templateFile(join(codeUri, entry)), "utf8");
-        expect(source).toMatch(/export (const|async function|function) handler\b/);
-      }
-      expect(build.BuildProperties.External).toContain("@tradeflow/common");
+      const source = readFileSync(templateFile(join(codeUri, "index.ts")), "utf8");
+      expect(source).toMatch(/export (const|async function|function) handler\b/);
+      const makefile = readFileSync(templateFile(join(codeUri, "Makefile")), "utf8");
+      expect(makefile).toMatch(new RegExp(`^build-${id}:`, "m"));
+      expect(makefile).toContain(`scripts/build.ts --zip ${basename(codeUri)} "$(ARTIFACTS_DIR)"`);
       const layers = referencedIds(resource.Properties.Layers);
       expect(layers.length).toBeGreaterThan(0);
       for (const layerId of layers) {

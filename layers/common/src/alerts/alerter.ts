@@ -11,7 +11,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from "@
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { type AlertThresholds, type Crossing, crossing, thresholdsFor, ZONES } from "./crossing";
 import { type PriceTick, tickKey } from "./tick";
 

@@ -1,5 +1,5 @@
 // Price zones and threshold crossings. Pure and exact: prices and thresholds are decimal strings.
-import { z } from "zod";
+import * as z from "zod";
 import { compareDecimal, isDecimalString } from "../decimal";
 import { InstrumentSchema } from "../instruments";
 

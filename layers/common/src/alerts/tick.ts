@@ -1,5 +1,5 @@
 // The price tick the recorder sends to the alert queue, one executed or reported trade per message.
-import { z } from "zod";
+import * as z from "zod";
 import { parseDecimal } from "../decimal";
 import { InstrumentSchema } from "../instruments";
 

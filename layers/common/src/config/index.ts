@@ -1,7 +1,7 @@
 // Runtime configuration from SSM Parameter Store, through Powertools Parameters (cached with maxAge).
 // Every parameter lives under CONFIG_PATH (for example /tradeflow/dev) and holds JSON validated by zod.
 import { getParameter } from "@aws-lambda-powertools/parameters/ssm";
-import type { z } from "zod";
+import type * as z from "zod";
 
 const MAX_AGE_SECONDS = Number(process.env.CONFIG_MAX_AGE_SECONDS ?? 60);
 

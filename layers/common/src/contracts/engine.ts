@@ -1,6 +1,6 @@
 // What the matching engine says: the result of one command, with the authoritative state of every order it
 // touched. The Match state returns it and the recorder writes it as it is; nothing downstream derives state.
-import { z } from "zod";
+import * as z from "zod";
 import { REJECT_REASONS, type RejectReason, SIDES, type Side } from "../orderbook/types";
 import { Decimal, Identifier, InstrumentSymbol, PositiveDecimal } from "./fields";
 

@@ -1,5 +1,5 @@
 // The EventBridge envelope as a Step Functions target receives it, and which source/detail-type pairs we take.
-import { z } from "zod";
+import * as z from "zod";
 import { Identifier, IsoUtcTimestamp } from "./fields";
 
 export const VENUES = ["alpha", "beta", "gamma"] as const;

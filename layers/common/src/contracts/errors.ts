@@ -1,5 +1,5 @@
 // The one error the state machine catches by name to record a rejection instead of failing the execution.
-import { z } from "zod";
+import * as z from "zod";
 import { isReasonCode, type ReasonCode } from "./reasons";
 
 /** One thing wrong with an event: a stable code, and where and why in words. */

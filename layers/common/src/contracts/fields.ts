@@ -1,5 +1,5 @@
 // Field schemas that carry their own rejection reason, and the mapping from zod issues to Violations.
-import { z } from "zod";
+import * as z from "zod";
 import { formatScaled, parseDecimal } from "../decimal";
 import { InstrumentSchema } from "../instruments";
 import { LimitCommandSchema } from "../orderbook/types";

@@ -1,5 +1,5 @@
 // Order events from tradeflow.orders: the detail contracts, the canonical models and the matcher's commands.
-import { z } from "zod";
+import * as z from "zod";
 import { type CancelCommand, type LimitCommand, type MarketCommand, SIDES, TIME_IN_FORCE } from "../orderbook/types";
 import { canonicalDecimal, Identifier, InstrumentSymbol, IsoUtcTimestamp, PositiveDecimal } from "./fields";
 

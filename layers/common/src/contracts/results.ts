@@ -1,5 +1,5 @@
 // What the Validate and Enrich states return: the recorder reads both from $.processed and parses them here.
-import { z } from "zod";
+import * as z from "zod";
 import { InstrumentSchema } from "../instruments";
 import { CancelCommandSchema, LimitCommandSchema, MarketCommandSchema, type TopOfBook } from "../orderbook/types";
 import { Currency, Decimal, Identifier, InstrumentSymbol, IsoUtcTimestamp, PositiveDecimal } from "./fields";

@@ -1,5 +1,5 @@
 // Trade reports from three venues with their own shapes, all normalized to one ReportedTrade.
-import { z } from "zod";
+import * as z from "zod";
 import { formatScaled, parseDecimal } from "../decimal";
 import { SIDES } from "../orderbook/types";
 import { VENUES, type Venue } from "./envelope";

@@ -1,5 +1,5 @@
 // The enricher's SSM configuration (fee-schedule, trading-sessions) and the exact arithmetic on it.
-import { z } from "zod";
+import * as z from "zod";
 import { type Fees, InstrumentSymbol } from "../contracts";
 import { compareDecimal, divideRounded, isDecimalString, parseDecimal } from "../decimal";
 

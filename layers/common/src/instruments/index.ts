@@ -1,5 +1,5 @@
 // The instrument registry: one definition read by the engine (tick and lot grid) and the validator (limits, bands).
-import { z } from "zod";
+import * as z from "zod";
 import { isDecimalString } from "../decimal";
 
 const decimal = z.string().refine(isDecimalString, "must be a plain positive decimal string");

@@ -1,6 +1,6 @@
 // The matching engine's public types. Prices and quantities cross this boundary as decimal strings;
 // inside the book they are integer ticks and lots.
-import { z } from "zod";
+import * as z from "zod";
 
 export const SIDES = ["BUY", "SELL"] as const;
 export const TIME_IN_FORCE = ["GTC", "IOC", "FOK"] as const;

@@ -1,5 +1,5 @@
 // What the Record and RecordRejection states pass the recorder, parsed once at the edge.
-import { z } from "zod";
+import * as z from "zod";
 import {
   CommandResultSchema,
   EnrichmentSchema,

@@ -3,7 +3,7 @@
 // tells a replay from a conflicting reuse of its key) and each order's current state (moved forward by the
 // engine's version). Nothing here reads the table or derives state. See docs/data-model.md.
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { PriceTick } from "../alerts/tick";
 import {
   type Enrichment,

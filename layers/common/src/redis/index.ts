@@ -1,6 +1,5 @@
 // One Redis connection per container. TLS (rediss://) and AUTH from Secrets Manager for ElastiCache,
 // plain for local; cluster mode when REDIS_CLUSTER=true.
-import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { logger } from "../observability";
 
@@ -37,10 +36,14 @@ export function authTokenFrom(secret: string): string {
   return secret;
 }
 
+// Only ElastiCache has an AUTH secret: the Secrets Manager client loads on that path alone.
+async function authSecret(arn: string): Promise<string> {
+  const { getSecret } = await import("@aws-lambda-powertools/parameters/secrets");
+  return String(await getSecret(arn, { maxAge: 300 }));
+}
+
 export async function connectRedis(settings: RedisSettings): Promise<RedisConnection> {
-  const password = settings.authSecretArn
-    ? authTokenFrom(String(await getSecret(settings.authSecretArn, { maxAge: 300 })))
-    : undefined;
+  const password = settings.authSecretArn ? authTokenFrom(await authSecret(settings.authSecretArn)) : undefined;
   const url = new URL(settings.url);
   const tls = url.protocol === "rediss:" ? {} : undefined;
   const options: RedisOptions = {
