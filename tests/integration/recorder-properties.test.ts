@@ -4,12 +4,11 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { type OrderState, type Trade, ValidationRejected } from "@tradeflow/common/contracts";
 import type { MatchingEngine } from "@tradeflow/common/orderbook";
-import type { RecorderDeps } from "@tradeflow/common/recorder";
 import { validateEvent } from "@tradeflow/common/validation";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { connect, engineOn, instruments } from "../support/book-fixture";
-import { clients, createRecordingStack, type RecordingStack } from "./recording-stack";
+import { clients, createRecordingStack, type RecordingStack, recorderDeps } from "./recording-stack";
 
 let stack: RecordingStack;
 let redis: Redis;
@@ -24,19 +23,6 @@ beforeAll(async () => {
   ({ recordExecution } = await import("@tradeflow/common/recorder"));
 });
 afterAll(() => redis.quit());
-
-const deps = (): RecorderDeps => {
-  const { doc, events, sqs } = clients();
-  return {
-    db: doc,
-    events,
-    sqs,
-    tableName: stack.complianceTable,
-    busName: stack.busName,
-    alertQueueUrl: stack.alertQueueUrl,
-    now: () => new Date(),
-  };
-};
 
 type Step =
   | { kind: "limit"; client: number; side: "BUY" | "SELL"; price: number; quantity: number }
@@ -155,7 +141,7 @@ test("shuffled, duplicated, concurrent delivery leaves exactly the engine's stat
       // Every third execution is delivered twice; eight at a time, in any order.
       const deliveries = shuffled([...states, ...states.filter((_, i) => i % 3 === 0)], seed);
       for (let i = 0; i < deliveries.length; i += 8) {
-        await Promise.all(deliveries.slice(i, i + 8).map((s) => recordExecution(s, deps())));
+        await Promise.all(deliveries.slice(i, i + 8).map((s) => recordExecution(s, recorderDeps(stack))));
       }
 
       const versionsSeen = new Map<string, Map<number, OrderState>>();

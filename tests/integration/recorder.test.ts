@@ -8,7 +8,15 @@ import { validateEvent } from "@tradeflow/common/validation";
 import type { Context } from "aws-lambda";
 import type { Redis } from "ioredis";
 import { connect, engineOn, instruments } from "../support/book-fixture";
-import { clients, createRecordingStack, drain, lambdaContext, type RecordingStack, scanAll } from "./recording-stack";
+import {
+  clients,
+  createRecordingStack,
+  drain,
+  lambdaContext,
+  type RecordingStack,
+  recorderDeps,
+  scanAll,
+} from "./recording-stack";
 
 let stack: RecordingStack;
 let redis: Redis;
@@ -30,19 +38,7 @@ afterAll(() => redis.quit());
 
 const record = (state: unknown) => recorder(state, lambdaContext("recorder"));
 
-function deps(overrides: Partial<RecorderDeps> = {}): RecorderDeps {
-  const { doc, events, sqs } = clients();
-  return {
-    db: doc,
-    events,
-    sqs,
-    tableName: stack.complianceTable,
-    busName: stack.busName,
-    alertQueueUrl: stack.alertQueueUrl,
-    now: () => new Date(),
-    ...overrides,
-  };
-}
+const deps = (overrides: Partial<RecorderDeps> = {}) => recorderDeps(stack, overrides);
 
 let eventCount = 0;
 let minute = 0;

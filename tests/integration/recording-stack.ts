@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { RecorderDeps } from "@tradeflow/common/recorder";
 import type { Context } from "aws-lambda";
 import { useFunctionEnvironments } from "../support/function-environment";
 
@@ -102,6 +103,21 @@ export async function createRecordingStack(): Promise<RecordingStack> {
     configPath: stack.configPath,
     topicObserverUrl,
     busObserverUrl,
+  };
+}
+
+/** The recorder's dependencies on this stack, with fresh clients. */
+export function recorderDeps(stack: RecordingStack, overrides: Partial<RecorderDeps> = {}): RecorderDeps {
+  const { doc, events, sqs } = clients();
+  return {
+    db: doc,
+    events,
+    sqs,
+    tableName: stack.complianceTable,
+    busName: stack.busName,
+    alertQueueUrl: stack.alertQueueUrl,
+    now: () => new Date(),
+    ...overrides,
   };
 }
 
