@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
-import type { AwsRequests } from "../local/functions";
+import type { FunctionUsage } from "../local/functions";
 import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../local/scenario";
 import { startLocalStack } from "../local/stack";
 import type { Execution } from "../local/workflow";
@@ -410,17 +410,17 @@ process.stderr.write(
   `warm-up: ${warm.samples.length} executions, ${warm.failures.length} failures; alert queue drained: ${warmDrained}\n`,
 );
 
-const levels: (Level & { awsRequests: Record<string, AwsRequests>; alertQueueDrainedAfter?: boolean })[] = [];
+const levels: (Level & { usage: Record<string, FunctionUsage>; alertQueueDrainedAfter?: boolean })[] = [];
 
-/** What each function asked of the AWS services during one level. */
-function requestsSince(before: Record<string, AwsRequests>, after: Record<string, AwsRequests>) {
+/** What each function cost during one level. */
+function usageSince(before: Record<string, FunctionUsage>, after: Record<string, FunctionUsage>) {
   return Object.fromEntries(
     Object.entries(after).map(([fn, now]) => {
-      const then = before[fn] ?? { invocations: 0, byService: {} };
-      const byService = Object.fromEntries(
-        Object.entries(now.byService).map(([service, n]) => [service, n - (then.byService[service] ?? 0)]),
+      const then = before[fn] ?? { invocations: 0, cpuMs: 0, requests: {} };
+      const requests = Object.fromEntries(
+        Object.entries(now.requests).map(([service, n]) => [service, n - (then.requests[service] ?? 0)]),
       );
-      return [fn, { invocations: now.invocations - then.invocations, byService }];
+      return [fn, { invocations: now.invocations - then.invocations, cpuMs: now.cpuMs - then.cpuMs, requests }];
     }),
   );
 }
@@ -431,7 +431,7 @@ for (const clients of LEVELS) {
   const callsBefore = putter.calls;
   const retriesBefore = putter.retries;
   const cpuBefore = cpuSnapshot();
-  const requestsBefore = host.awsRequests();
+  const usageBefore = host.usageSoFar();
   const eluBefore = performance.eventLoopUtilization();
   loopDelay.reset();
   loopDelay.enable();
@@ -455,8 +455,8 @@ for (const clients of LEVELS) {
   process.stderr.write(
     `${clients} in flight: ${Math.round(level.perSecond)}/s p50 ${ms(level.latencyMs.p50)} ms p99 ${ms(level.latencyMs.p99)} ms\n`,
   );
-  const awsRequests = requestsSince(requestsBefore, host.awsRequests());
-  levels.push({ ...level, awsRequests, alertQueueDrainedAfter: await settle() });
+  const usage = usageSince(usageBefore, host.usageSoFar());
+  levels.push({ ...level, usage, alertQueueDrainedAfter: await settle() });
 }
 
 // ---------------------------------------------------------------- report
@@ -516,17 +516,20 @@ for (const l of levels)
   out(
     `| ${l.clients} | ${fnNames.map((f) => (l.functionInvokeMs[f] ? `${ms(l.functionInvokeMs[f].mean)} / ${ms(l.functionInvokeMs[f].p99)}` : "–")).join(" | ")} |`,
   );
-out("\n### AWS requests per execution, by function and service (the alerter runs off the queue, per tick batch)\n");
+out("\n### Per execution, by function: its thread CPU (ms) and its AWS requests by service\n");
+out("The alerter runs off the alert queue, a batch of ticks per invocation; the rest once per execution they serve.\n");
 const services = [
-  ...new Set(levels.flatMap((l) => Object.values(l.awsRequests).flatMap((r) => Object.keys(r.byService)))),
+  ...new Set(levels.flatMap((l) => Object.values(l.usage).flatMap((u) => Object.keys(u.requests)))),
 ].sort();
-out(`| in flight | function | invocations | ${services.join(" | ")} |`);
-out(`|---|---|---|${services.map(() => "---").join("|")}|`);
+out(`| in flight | function | invocations | CPU ms | ${services.join(" | ")} |`);
+out(`|---|---|---|---|${services.map(() => "---").join("|")}|`);
 for (const l of levels) {
-  for (const [fn, r] of Object.entries(l.awsRequests)) {
-    if (r.invocations === 0) continue;
-    const cells = services.map((svc) => ((r.byService[svc] ?? 0) / (l.executions || 1)).toFixed(2));
-    out(`| ${l.clients} | ${fn} | ${r.invocations} | ${cells.join(" | ")} |`);
+  const per = (n: number) => (n / (l.executions || 1)).toFixed(2);
+  for (const [fn, u] of Object.entries(l.usage)) {
+    if (u.invocations === 0) continue;
+    out(
+      `| ${l.clients} | ${fn} | ${u.invocations} | ${per(u.cpuMs)} | ${services.map((svc) => per(u.requests[svc] ?? 0)).join(" | ")} |`,
+    );
   }
 }
 const mix = levels.at(-1)?.byKind ?? {};

@@ -112,18 +112,17 @@ export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntim
   });
 }
 
-/** HTTP requests one invocation made, by host (host:port). */
-type Requests = Record<string, number>;
-const requests = z.record(z.string(), z.number()).default({});
+/** What one invocation cost: its thread's CPU time and the HTTP requests it made, by host (host:port). */
+const Cost = z.object({ requests: z.record(z.string(), z.number()), cpuMicros: z.number() });
+type Cost = z.infer<typeof Cost>;
 const Reply = z.union([
   z.object({ ready: z.literal(true) }),
-  z.object({ ok: z.literal(true), payload: z.string(), requests }),
-  z.object({
+  Cost.extend({ ok: z.literal(true), payload: z.string() }),
+  Cost.extend({
     ok: z.literal(false),
     errorType: z.string(),
     errorMessage: z.string(),
     trace: z.array(z.string()),
-    requests,
   }),
 ]);
 
@@ -150,7 +149,8 @@ export function lambdaEnvironment(
  */
 class FunctionContainer {
   private readonly worker: Worker;
-  private readonly ready: Promise<void>;
+  /** Settles when the bundle is imported (the cold start is over) or the runtime failed to start. */
+  readonly ready: Promise<void>;
   private current: { resolve(payload: unknown): void; reject(err: Error): void } | undefined;
   private ended = false;
 
@@ -158,7 +158,7 @@ class FunctionContainer {
     private readonly fn: LocalFunction,
     baseEnvironment: Readonly<Record<string, string>>,
     log: NodeJS.WritableStream | undefined,
-    onRequests: (requests: Requests) => void,
+    onCost: (cost: Cost) => void,
   ) {
     this.worker = new Worker(new URL("./lambda-worker.mjs", import.meta.url), {
       workerData: {
@@ -180,7 +180,7 @@ class FunctionContainer {
       this.worker.on("message", (message: unknown) => {
         const reply = Reply.parse(message);
         if ("ready" in reply) return resolve();
-        onRequests(reply.requests);
+        onCost(reply);
         const current = this.current;
         this.current = undefined;
         if (reply.ok) current?.resolve(JSON.parse(reply.payload));
@@ -237,21 +237,37 @@ class FunctionContainer {
 /**
  * One function's containers, scaled as Lambda scales them: a free (warm) container takes the invocation; while
  * all are busy a new one starts (cold), up to the function's concurrency; beyond that the invocation waits for a
- * container to be free (where Lambda would throttle: see docs/local.md).
+ * container to be free (where Lambda would throttle: see docs/local.md). Unlike Lambda, one cold start at a time
+ * per function: here they share two cores with everything else, and a burst that started many at once would
+ * stall the whole stack for seconds. An invocation meanwhile takes whichever is first, a freed container or the
+ * new one.
  */
 class FunctionPool {
   private readonly containers = new Set<FunctionContainer>();
   private readonly idle: FunctionContainer[] = [];
   private readonly waiting: ((container: FunctionContainer) => void)[] = [];
+  private starting = false;
 
   constructor(
     private readonly create: () => FunctionContainer,
     private readonly concurrency: number,
   ) {}
 
+  private get canScale(): boolean {
+    return !this.starting && this.containers.size < this.concurrency;
+  }
+
+  /** Starts a container; once it is up, the next waiting invocation may start another. */
   private coldStart(): FunctionContainer {
     const container = this.create();
     this.containers.add(container);
+    this.starting = true;
+    const started = () => {
+      this.starting = false;
+      const next = this.canScale ? this.waiting.shift() : undefined;
+      if (next) next(this.coldStart());
+    };
+    container.ready.then(started, started);
     return container;
   }
 
@@ -260,16 +276,20 @@ class FunctionPool {
       if (warm.alive) return Promise.resolve(warm);
       this.containers.delete(warm);
     }
-    if (this.containers.size < this.concurrency) return Promise.resolve(this.coldStart());
+    if (this.canScale) return Promise.resolve(this.coldStart());
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** An ended container gives its place to a fresh one. */
   private release(container: FunctionContainer): void {
     if (!container.alive) this.containers.delete(container);
-    const next = this.waiting.shift();
-    if (next) next(container.alive ? container : this.coldStart());
-    else if (container.alive) this.idle.push(container);
+    if (container.alive) {
+      const next = this.waiting.shift();
+      if (next) next(container);
+      else this.idle.push(container);
+    } else if (this.waiting.length > 0 && this.canScale) {
+      this.waiting.shift()?.(this.coldStart());
+    }
   }
 
   async invoke(event: unknown): Promise<unknown> {
@@ -293,15 +313,16 @@ export interface FunctionHostOptions {
   readonly logDir?: string;
 }
 
-/** What a function's invocations asked of the AWS services, by the endpoint variable that names each one. */
-export interface AwsRequests {
+/** What a function's invocations cost: CPU, and requests to each AWS service (by the endpoint variable naming it). */
+export interface FunctionUsage {
   invocations: number;
-  byService: Record<string, number>;
+  cpuMs: number;
+  requests: Record<string, number>;
 }
 
 export class FunctionHost {
   private readonly pools = new Map<string, FunctionPool>();
-  private readonly requests = new Map<string, AwsRequests>();
+  private readonly usage = new Map<string, FunctionUsage>();
   /** host:port -> DYNAMODB, EVENTBRIDGE... (AWS_ENDPOINT_URL_<SERVICE>), or AWS for the catch-all endpoint. */
   private readonly services = new Map<string, string>();
 
@@ -321,13 +342,14 @@ export class FunctionHost {
       const log = options.logDir
         ? createWriteStream(join(options.logDir, `${fn.logicalId}.log`), { flags: "a" })
         : undefined;
-      const counts: AwsRequests = { invocations: 0, byService: {} };
-      this.requests.set(fn.logicalId, counts);
-      const count = (made: Requests) => {
-        counts.invocations += 1;
-        for (const [host, n] of Object.entries(made)) {
+      const usage: FunctionUsage = { invocations: 0, cpuMs: 0, requests: {} };
+      this.usage.set(fn.logicalId, usage);
+      const count = ({ requests, cpuMicros }: Cost) => {
+        usage.invocations += 1;
+        usage.cpuMs += cpuMicros / 1000;
+        for (const [host, n] of Object.entries(requests)) {
           const service = this.services.get(host) ?? host;
-          counts.byService[service] = (counts.byService[service] ?? 0) + n;
+          usage.requests[service] = (usage.requests[service] ?? 0) + n;
         }
       };
       const create = () => new FunctionContainer(fn, options.baseEnvironment, log, count);
@@ -347,9 +369,9 @@ export class FunctionHost {
     return pool.invoke(event);
   }
 
-  /** Every function's completed invocations and the AWS requests they made, since the host started. */
-  awsRequests(): Record<string, AwsRequests> {
-    return Object.fromEntries([...this.requests].map(([id, r]) => [id, { ...r, byService: { ...r.byService } }]));
+  /** Every function's completed invocations, their CPU and the AWS requests they made, since the host started. */
+  usageSoFar(): Record<string, FunctionUsage> {
+    return Object.fromEntries([...this.usage].map(([id, u]) => [id, { ...u, requests: { ...u.requests } }]));
   }
 
   async stop(): Promise<void> {

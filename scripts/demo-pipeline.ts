@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
   options: {
     orders: { type: "string", default: "2000" },
     seed: { type: "string", default: "7" },
-    "in-flight": { type: "string", default: "64" },
+    "in-flight": { type: "string", default: "16" },
   },
 });
 const orders = Number(args.orders);

@@ -6,6 +6,9 @@ import { get } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
 
+// A slow cold start on request, and when the container became ready.
+await sleep(Number(process.env.PROBE_START_MS ?? 0));
+const readyAt = Date.now();
 let invocations = 0;
 
 export const handler = async (event) => {
@@ -16,5 +19,5 @@ export const handler = async (event) => {
   if (event.writeFile) writeFileSync(event.writeFile, "the handler ran to its end");
   // node:http, as the AWS SDK's default handler uses it.
   for (const url of event.get ?? []) await new Promise((done) => get(url, (res) => res.resume().on("end", done)));
-  return { container: threadId, invocations, startedAt, endedAt: Date.now() };
+  return { container: threadId, invocations, readyAt, startedAt, endedAt: Date.now() };
 };

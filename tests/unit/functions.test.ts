@@ -11,7 +11,13 @@ import { z } from "zod";
 import { FunctionHost, type LocalFunction } from "../../local/functions";
 import { repoRoot } from "../../local/servers";
 
-const Probe = z.object({ container: z.number(), invocations: z.number(), startedAt: z.number(), endedAt: z.number() });
+const Probe = z.object({
+  container: z.number(),
+  invocations: z.number(),
+  readyAt: z.number(),
+  startedAt: z.number(),
+  endedAt: z.number(),
+});
 type Probe = z.infer<typeof Probe>;
 
 const hosts: FunctionHost[] = [];
@@ -89,6 +95,15 @@ test("scales out to the function's concurrency and no further, one invocation pe
   expect(Date.now() - started).toBeGreaterThanOrEqual(900);
 });
 
+test("starts one container at a time: a burst is not a storm of cold starts", async () => {
+  const host = probeHost({ concurrency: 4, environment: { PROBE_START_MS: "300" } });
+  const runs = await Promise.all(Array.from({ length: 8 }, () => invoke(host, { sleepMs: 1000 })));
+  const ready = [...new Map(runs.map((r) => [r.container, r.readyAt])).values()].sort((a, b) => a - b);
+  expect(ready).toHaveLength(4);
+  // Each start takes 300 ms and begins when the one before is up.
+  for (let i = 1; i < ready.length; i++) expect(ready[i]! - ready[i - 1]!).toBeGreaterThanOrEqual(290);
+});
+
 test("reuses a warm container, and starts another only while every one is busy", async () => {
   const host = probeHost({ concurrency: 4 });
   const sequential: Probe[] = [];
@@ -138,7 +153,7 @@ test("a crashed container fails its invocation with Runtime.ExitError and is rep
   expect(fresh.invocations).toBe(1);
 });
 
-test("counts each invocation's HTTP requests by the AWS service whose endpoint they went to", async () => {
+test("counts each invocation's CPU, and its HTTP requests by the AWS service whose endpoint they went to", async () => {
   const server = createServer((_req, res) => res.end("{}"));
   await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
   const { port } = server.address() as AddressInfo;
@@ -146,7 +161,9 @@ test("counts each invocation's HTTP requests by the AWS service whose endpoint t
     const url = `http://127.0.0.1:${port}`;
     const host = probeHost({ concurrency: 2 }, { AWS_ENDPOINT_URL_DYNAMODB: url });
     await Promise.all([invoke(host, { get: [url, url] }), invoke(host, { get: [`${url}/x`] }), invoke(host)]);
-    expect(host.awsRequests()).toEqual({ ProbeFunction: { invocations: 3, byService: { DYNAMODB: 3 } } });
+    const { ProbeFunction } = host.usageSoFar();
+    expect(ProbeFunction).toEqual({ invocations: 3, cpuMs: expect.any(Number), requests: { DYNAMODB: 3 } });
+    expect(ProbeFunction?.cpuMs).toBeGreaterThan(0);
   } finally {
     server.close();
   }
