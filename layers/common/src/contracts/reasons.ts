@@ -1,4 +1,5 @@
-// Why the validator rejected an event. Stable strings: rejection records, metrics and alarms match on them.
+// Why an event was rejected: by the validator, or (PRICE_OUTSIDE_BAND, NOTIONAL_TOO_LARGE) by the engine or the
+// recorder, which hold the state those rules need. Stable strings: rejection records, metrics and alarms match on them.
 export const REASON_CODES = {
   NOT_AN_EVENT: "The input is not a JSON object (a string, number, array or null).",
   INVALID_ENVELOPE:
