@@ -18,8 +18,13 @@ import {
   venueSource,
 } from "../../layers/common/src/contracts";
 import { compareDecimal, multiply, toUnits } from "../../layers/common/src/decimal";
-import { type Instrument, InstrumentListSchema, instrumentRegistry } from "../../layers/common/src/instruments";
-import { priceBand, type ValidationSources, validateEvent } from "../../layers/common/src/validation";
+import {
+  type Instrument,
+  InstrumentListSchema,
+  instrumentRegistry,
+  priceBand,
+} from "../../layers/common/src/instruments";
+import { type ValidationSources, validateEvent } from "../../layers/common/src/validation";
 import {
   buildScenario,
   SCENARIO_DEFECTS,

@@ -1,6 +1,6 @@
 // The instrument registry: one definition read by the engine (tick and lot grid) and the validator (limits, bands).
 import * as z from "zod";
-import { isDecimalString } from "../decimal";
+import { formatScaled, isDecimalString, parseDecimal } from "../decimal";
 
 const decimal = z.string().refine(isDecimalString, "must be a plain positive decimal string");
 
@@ -22,6 +22,20 @@ export const InstrumentSchema = z
 export type Instrument = z.infer<typeof InstrumentSchema>;
 
 export const InstrumentListSchema = z.array(InstrumentSchema).min(1);
+
+const BPS = 10_000n;
+
+/** The inclusive band around `last`, exact: last * (1 -/+ bps / 10 000), floored at zero. */
+export function priceBand(last: string, bps: number): { lower: string; upper: string } {
+  const l = parseDecimal(last);
+  if (!l) throw new Error(`invalid last trade price ${last}`);
+  const width = BigInt(bps);
+  const lowerFactor = width >= BPS ? 0n : BPS - width;
+  return {
+    lower: formatScaled(l.digits * lowerFactor, l.scale + 4),
+    upper: formatScaled(l.digits * (BPS + width), l.scale + 4),
+  };
+}
 
 export type InstrumentRegistry = ReadonlyMap<string, Instrument>;
 

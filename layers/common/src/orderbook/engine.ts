@@ -9,7 +9,7 @@ import {
   type ScaledDecimal,
   toUnits,
 } from "../decimal";
-import type { Instrument, InstrumentRegistry } from "../instruments";
+import { type Instrument, type InstrumentRegistry, priceBand } from "../instruments";
 import { bookKeys, CANCEL_SCRIPT, DEPTH_SCRIPT, LOOKUP_SCRIPT, orderIdKey, SUBMIT_SCRIPT } from "./scripts";
 import {
   type BookDepth,
@@ -171,7 +171,7 @@ export class MatchingEngine {
         ...args,
         fingerprint,
         String(instrument.priceBandBps),
-        notionalBound(instrument).toString(),
+        gridOf(instrument).notionalBound.toString(),
       ),
     );
     return decode(reply, command, instrument);
@@ -294,16 +294,30 @@ const MESSAGES: Partial<Record<RejectReason, string>> = {
   ORDER_NOT_OPEN: "the order is already filled or cancelled",
 };
 
-/** maxNotional in tick × lot units, floored: a market order is refused when last ticks × lots exceed it. */
-function notionalBound(instrument: Instrument): bigint {
-  const [max, tick, lot] = [scaled(instrument.maxNotional), scaled(instrument.tickSize), scaled(instrument.lotSize)];
-  return (max.digits * 10n ** BigInt(tick.scale + lot.scale)) / (tick.digits * lot.digits * 10n ** BigInt(max.scale));
+interface Grid {
+  readonly tick: ScaledDecimal;
+  readonly lot: ScaledDecimal;
+  /** maxNotional in tick × lot units, floored: a market order is refused when last ticks × lots exceed it. */
+  readonly notionalBound: bigint;
 }
 
-function scaled(text: string): ScaledDecimal {
-  const value = parseDecimal(text);
-  if (!value) throw new Error(`invalid decimal ${text}`);
-  return value;
+const grids = new WeakMap<Instrument, Grid>();
+
+/** An instrument's tick and lot as exact decimals, parsed once per instrument rather than per order state. */
+function gridOf(instrument: Instrument): Grid {
+  let grid = grids.get(instrument);
+  if (!grid) {
+    const [max, tick, lot] = [instrument.maxNotional, instrument.tickSize, instrument.lotSize].map((text) => {
+      const value = parseDecimal(text);
+      if (!value) throw new Error(`invalid decimal ${text}`);
+      return value;
+    }) as [ScaledDecimal, ScaledDecimal, ScaledDecimal];
+    const notionalBound =
+      (max.digits * 10n ** BigInt(tick.scale + lot.scale)) / (tick.digits * lot.digits * 10n ** BigInt(max.scale));
+    grid = { tick, lot, notionalBound };
+    grids.set(instrument, grid);
+  }
+  return grid;
 }
 
 /**
@@ -312,14 +326,13 @@ function scaled(text: string): ScaledDecimal {
  */
 function explain(reason: RejectReason, detail: string, lots: bigint, instrument: Instrument): string | null {
   const [last = 0n, limit = 0n] = detail.split(":").map(BigInt);
-  const tick = scaled(instrument.tickSize);
   const lastPrice = fromUnits(last, instrument.tickSize);
   if (reason === "PRICE_OUTSIDE_BAND") {
-    const band = (factor: bigint) => formatScaled(last * tick.digits * factor, tick.scale + 4);
-    return `the price is outside the band ${band(limit < 10_000n ? 10_000n - limit : 0n)}..${band(10_000n + limit)}, ${limit} bps around the last trade price ${lastPrice}`;
+    const { lower, upper } = priceBand(lastPrice, Number(limit));
+    return `the price is outside the band ${lower}..${upper}, ${limit} bps around the last trade price ${lastPrice}`;
   }
   if (reason === "NOTIONAL_TOO_LARGE") {
-    const lot = scaled(instrument.lotSize);
+    const { tick, lot } = gridOf(instrument);
     const money = (tickLots: bigint) => formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
     return `the market order's notional at the last trade price ${lastPrice} is ${money(last * lots)}, above the maximum ${money(limit)}`;
   }
@@ -328,7 +341,7 @@ function explain(reason: RejectReason, detail: string, lots: bigint, instrument:
 
 function averagePrice(notionalTickLots: bigint, filledLots: bigint, instrument: Instrument): string | null {
   if (filledLots === 0n) return null;
-  const tick = scaled(instrument.tickSize);
+  const { tick } = gridOf(instrument);
   return divideRounded(notionalTickLots * tick.digits, filledLots * 10n ** BigInt(tick.scale), tick.scale + 4);
 }
 

@@ -15,7 +15,7 @@ import {
   type VenueTradeDecision,
 } from "../contracts";
 import { compareDecimal } from "../decimal";
-import { priceBand } from "../validation/rules";
+import { priceBand } from "../instruments";
 import type { RecordInput } from "./input";
 
 export type Item = Record<string, unknown>;

@@ -11,7 +11,7 @@ import {
 import type { InstrumentRegistry } from "../instruments";
 import { applyRules } from "./rules";
 
-export { applyRules, priceBand, type RuleOutcome } from "./rules";
+export { applyRules, type RuleOutcome } from "./rules";
 
 /** What validation reads; the handler wires SSM, tests wire whatever they need. */
 export interface ValidationSources {

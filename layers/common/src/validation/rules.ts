@@ -1,7 +1,7 @@
 // Business rules from the instrument registry. Pure and stateless: a rule that needs the last trade price is left
 // to the step that holds it (the engine for orders, the recorder for venue trades), so a redelivery is decided the same.
 import { type NormalizedEvent, symbolOf, type ValidationChecks, type Violation } from "../contracts";
-import { compareDecimal, formatScaled, multiply, parseDecimal, toUnits } from "../decimal";
+import { compareDecimal, multiply, toUnits } from "../decimal";
 import type { Instrument } from "../instruments";
 
 export interface RuleOutcome {
@@ -11,22 +11,9 @@ export interface RuleOutcome {
 
 // Sizes are bounded by maxQuantity and maxNotional below; the grid check itself needs no cap.
 const NO_UNIT_CAP = 10n ** 40n;
-const BPS = 10_000n;
 
 function offGrid(value: string, step: string): boolean {
   return !toUnits(value, step, NO_UNIT_CAP).ok;
-}
-
-/** The inclusive band around `last`, exact: last * (1 -/+ bps / 10 000), floored at zero. */
-export function priceBand(last: string, bps: number): { lower: string; upper: string } {
-  const l = parseDecimal(last);
-  if (!l) throw new Error(`invalid last trade price ${last}`);
-  const width = BigInt(bps);
-  const lowerFactor = width >= BPS ? 0n : BPS - width;
-  return {
-    lower: formatScaled(l.digits * lowerFactor, l.scale + 4),
-    upper: formatScaled(l.digits * (BPS + width), l.scale + 4),
-  };
 }
 
 interface Priced {

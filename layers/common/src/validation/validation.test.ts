@@ -10,8 +10,8 @@ import {
   ValidationRejected,
 } from "../contracts";
 import { compareDecimal, formatScaled } from "../decimal";
-import { type Instrument, instrumentRegistry, SAMPLE_INSTRUMENTS } from "../instruments";
-import { priceBand, type ValidationSources, validateEvent } from ".";
+import { type Instrument, instrumentRegistry, priceBand, SAMPLE_INSTRUMENTS } from "../instruments";
+import { type ValidationSources, validateEvent } from ".";
 
 const AAPL = SAMPLE_INSTRUMENTS.find((i) => i.symbol === "AAPL")!;
 const HALTED: Instrument = { ...AAPL, symbol: "HALTED-1", status: "HALTED" };
