@@ -79,16 +79,19 @@ function takeRandom<T>(list: T[]): T | undefined {
 
 let seq = 0;
 const resting: string[] = [];
+const owners = new Map<string, { clientId: string; side: "BUY" | "SELL" }>();
 
 function gtcNearTouch(side: "BUY" | "SELL", spreadLevels: number): EngineCommandInput {
   const away = BigInt(1 + rand(spreadLevels));
   const price = side === "BUY" ? MID - away : MID + away;
   const orderId = `r${seq++}`;
+  const clientId = `c${rand(50)}`;
   resting.push(orderId);
+  owners.set(orderId, { clientId, side });
   return {
     type: "LIMIT",
     orderId,
-    clientId: `c${rand(50)}`,
+    clientId,
     symbol: SYMBOL,
     side,
     price: fromUnits(price, "0.01"),
@@ -96,9 +99,12 @@ function gtcNearTouch(side: "BUY" | "SELL", spreadLevels: number): EngineCommand
   };
 }
 
-/** The realistic mix: new GTC limits near the touch, IOC and market orders that take, and cancels. */
+/** The realistic mix: new GTC limits near the touch, IOC and market orders that take, cancels and amends. */
 function mixed(): EngineCommandInput {
-  const roll = rand(100);
+  return mixedOf(rand(100));
+}
+
+function mixedOf(roll: number): EngineCommandInput {
   const side = rand(2) ? "BUY" : "SELL";
   if (roll < 45) return gtcNearTouch(side, 375);
   if (roll < 55) {
@@ -123,8 +129,20 @@ function mixed(): EngineCommandInput {
       side,
       quantity: String(1 + rand(10)),
     };
-  const target = takeRandom(resting) ?? "none";
-  return { type: "CANCEL", commandId: `x${seq++}`, orderId: target, clientId: "any", symbol: SYMBOL };
+  if (roll < 90) {
+    const target = takeRandom(resting) ?? "none";
+    return { type: "CANCEL", commandId: `x${seq++}`, orderId: target, clientId: "any", symbol: SYMBOL };
+  }
+  return amend();
+}
+
+/** Half reduce a resting order in place, half reprice it on its side of the book (it loses its time priority). */
+function amend(): EngineCommandInput {
+  const orderId = resting[rand(resting.length)] ?? "none";
+  const { clientId, side } = owners.get(orderId) ?? { clientId: "none", side: "BUY" };
+  const away = BigInt(1 + rand(375));
+  const change = rand(2) ? { quantity: "1" } : { price: fromUnits(side === "BUY" ? MID - away : MID + away, "0.01") };
+  return { type: "AMEND", commandId: `a${seq++}`, orderId, clientId, symbol: SYMBOL, ...change };
 }
 
 /** Fills the book with `n` resting orders spread over `levels` price levels a side. */
@@ -203,6 +221,55 @@ for (const size of QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1
 }
 results.depthSweep = sweep;
 
+// 4. Redis calls per command, by type, on the 1k book, one command at a time: commandstats counts the calls a
+// script makes. A submit's order-id claim is one more round trip, outside its script, counted apart.
+const perType: Record<string, unknown> = {};
+const typeRows: string[] = [];
+const side = () => (rand(2) ? "BUY" : "SELL");
+const TYPES: [string, () => EngineCommandInput | EngineCommandInput[]][] = [
+  ["GTC limit that rests", () => gtcNearTouch(side(), 375)],
+  ["IOC limit that takes", () => ({ ...(mixedOf(50) as object), timeInForce: "IOC" }) as EngineCommandInput],
+  ["market order", () => mixedOf(57)],
+  ["cancel", () => mixedOf(70)],
+  ["amend: reduce in place", () => ({ ...(amend() as object), price: undefined, quantity: "1" }) as EngineCommandInput],
+  ["amend: reprice", () => ({ ...(amend() as object), quantity: undefined }) as EngineCommandInput],
+  [
+    "cancel-all of 10 orders",
+    () => [
+      ...Array.from({ length: 10 }, () => ({ ...gtcNearTouch(side(), 375), clientId: "kill" }) as EngineCommandInput),
+      { type: "CANCEL_ALL", commandId: `k${seq++}`, clientId: "kill", symbol: SYMBOL },
+    ],
+  ],
+];
+const single = new MatchingEngine({ redis: admin, instruments });
+for (const [label, make] of TYPES) {
+  await seedBook(1000, 375);
+  const n = QUICK ? 300 : 2000;
+  let measured = 0;
+  let claims = 0;
+  let calls = 0;
+  let usec = 0;
+  for (let i = 0; i < n; i++) {
+    const made = make();
+    const [setup, command] = Array.isArray(made) ? [made.slice(0, -1), made.at(-1)!] : [[], made];
+    for (const c of setup) await single.execute(c);
+    await admin.config("RESETSTAT");
+    const result = await single.execute(command);
+    if (result.version === null) continue;
+    const stats = await admin.info("commandstats");
+    for (const [, name, count, time] of stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
+      if (name === "evalsha") usec += Number(time);
+      else if (name !== "config" && name !== "info") calls += Number(count);
+    }
+    if (command.type === "LIMIT" || command.type === "MARKET") claims += 1;
+    measured += 1;
+  }
+  const row = { commands: measured, callsPerCommand: (calls - claims) / measured, scriptUsec: usec / measured };
+  perType[label] = row;
+  typeRows.push(`| ${label} | ${row.callsPerCommand.toFixed(1)} | ${row.scriptUsec.toFixed(1)} |`);
+}
+results.callsPerType = perType;
+
 console.log("\n### Throughput and latency (client p50/p99 include queueing behind the in-flight window)\n");
 console.log("| workload | clients×in-flight | commands/s | p50 ms | p99 ms | Redis µs/command | vs SET |");
 console.log("|---|---|---|---|---|---|---|");
@@ -211,6 +278,10 @@ console.log("\n### Depth sweep (same mix, 8×64)\n");
 console.log("| resting orders | levels | seed orders/s | mix commands/s | Redis µs/command | vs 1k book |");
 console.log("|---|---|---|---|---|---|");
 for (const r of sweepRows) console.log(r);
+console.log("\n### Redis calls inside the script, per command (1k book; a submit adds its id claim)\n");
+console.log("| command | Redis calls | script µs |");
+console.log("|---|---|---|");
+for (const r of typeRows) console.log(r);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/matcher.json", JSON.stringify(results, null, 2));
 await admin.quit();

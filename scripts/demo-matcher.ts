@@ -70,14 +70,14 @@ for (let i = 0; i < total; i++) {
   statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
   if (r.reason) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
   if (r.status === "NEW" || r.status === "PARTIALLY_FILLED") open.push({ orderId, clientId, symbol: inst.symbol });
-  const s = perSymbol.get(r.symbol) ?? { trades: 0, lots: 0n, tickLots: 0n };
+  const s = perSymbol.get(inst.symbol) ?? { trades: 0, lots: 0n, tickLots: 0n };
   for (const t of r.trades) {
     const lots = units(t.quantity, inst.lotSize);
     s.trades += 1;
     s.lots += lots;
     s.tickLots += lots * units(t.price, inst.tickSize);
   }
-  perSymbol.set(r.symbol, s);
+  perSymbol.set(inst.symbol, s);
   if (i % 250 === 0 || i === total - 1) {
     const done = Math.round(((i + 1) / total) * 40);
     process.stdout.write(`\r[${"#".repeat(done)}${".".repeat(40 - done)}] ${i + 1}/${total} commands`);

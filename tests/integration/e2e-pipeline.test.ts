@@ -79,6 +79,7 @@ const testInstrument = (symbol: string, status: Instrument["status"] = "TRADING"
   maxQuantity: "100000",
   maxNotional: "10000000",
   priceBandBps: 2000,
+  selfTradePrevention: "CANCEL_NEWEST",
 });
 
 const SYMBOLS = {
@@ -956,8 +957,8 @@ describe("alerts", () => {
 describe("failures", () => {
   it("an execution that fails sends the event and the error to the failed-executions queue; the history shows the Catch", async () => {
     const symbol = SYMBOLS.fail;
-    // A corrupt book: the matcher's script meets a string where the symbol's meta hash should be, and fails loudly.
-    await redis.set(`tf:{${symbol}}:meta`, "corrupt");
+    // A corrupt book: the matcher's script meets a string where the symbol's book hash should be, and fails loudly.
+    await redis.set(`tf:{${symbol}}:book`, "corrupt");
     await drainQueue(c.sqs, queue("FailedExecutionsQueue"));
     const detail = {
       clientId: "acme",
@@ -1204,7 +1205,13 @@ describe("the Step Functions API", () => {
     });
 
     const crossingInput = JSON.stringify(
-      envelope("e2e-sfn-2", "2025-06-03T19:00:05Z", { ...order, orderId: "SFN-B", side: "BUY", price: "12.40" }),
+      envelope("e2e-sfn-2", "2025-06-03T19:00:05Z", {
+        ...order,
+        clientId: "globex",
+        orderId: "SFN-B",
+        side: "BUY",
+        price: "12.40",
+      }),
     );
     const sync = await c.sfn.send(
       new StartSyncExecutionCommand({ stateMachineArn: machineArn, name: "sfn-api-2", input: crossingInput }),
@@ -1340,7 +1347,11 @@ describe("at-least-once delivery", () => {
     const symbol = SYMBOLS.band;
     const at = clock("2025-06-03T21:00:00Z");
     const order = (orderId: string, side: "BUY" | "SELL", price: string, time: Date) =>
-      orderSubmitted(bus(), { clientId: "band", orderId, symbol, side, price, quantity: "1" }, time);
+      orderSubmitted(
+        bus(),
+        { clientId: `band-${side.toLowerCase()}`, orderId, symbol, side, price, quantity: "1" },
+        time,
+      );
     const venueTrade = (tradeId: string, price: string, time: Date) =>
       entry(
         bus(),
@@ -1393,8 +1404,9 @@ describe("at-least-once delivery", () => {
     const snapshot = async () => ({
       compliance: await scanTable(c.doc, compliance),
       alerts: await scanTable(c.doc, alerts),
-      books: await redisDump(redis, "tf:{*"),
-      // The order id claims, but for their TTL: it runs down between the snapshots.
+      // The books and the order id claims, but for the TTLs of stored results and claims: they run down between
+      // the snapshots.
+      books: (await redisDump(redis, "tf:{*")).map(({ ttlMs: _, ...key }) => key),
       claims: (await redisDump(redis, "tf:oid:*")).map(({ ttlMs: _, ...claim }) => claim),
     });
     const before = await snapshot();

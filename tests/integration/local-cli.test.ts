@@ -139,6 +139,29 @@ describe("put-events and inspect", () => {
     expect(history.states.find((s) => s.state === "Match")?.attempts).toBe(1);
   });
 
+  test("order-amend.json keeps the rest in place at 80; order-cancel-all.json then cancels it", async () => {
+    const send = async (file: string) => {
+      expect((await cli("put-events", "--entries", `file://events/put-events/${file}`)).code).toBe(0);
+      await stack.idle();
+      return json<{ meta: Record<string, unknown>; versions: Record<string, unknown>[] }>(
+        "inspect",
+        "order",
+        "O-1001",
+        "--json",
+      );
+    };
+    const amended = await send("order-amend.json");
+    expect(amended.meta).toMatchObject({ quantity: "80", filledQuantity: "60", remainingQuantity: "20" });
+    expect(amended.versions.at(-1)).toMatchObject({ cause: "AMEND", quantity: "80" });
+    expect(await json("inspect", "depth", "AAPL", "--json")).toMatchObject({
+      bids: [{ price: "150.05", quantity: "20", orders: 1 }],
+    });
+    const cancelled = await send("order-cancel-all.json");
+    expect(cancelled.meta).toMatchObject({ status: "CANCELLED", filledQuantity: "60", cancelledQuantity: "20" });
+    expect(cancelled.versions.at(-1)).toMatchObject({ cause: "MASS_CANCEL", status: "CANCELLED" });
+    expect(await json("inspect", "depth", "AAPL", "--json")).toMatchObject({ bids: [], asks: [] });
+  });
+
   test("put-events --wait follows a rejected order into RecordRejection", async () => {
     const response = await json<{ Executions: { status: string; states: Record<string, unknown>[] }[] }>(
       "put-events",

@@ -25,18 +25,19 @@ beforeAll(async () => {
     }),
   );
   const redis = new Redis(process.env.REDIS_URL!);
-  await redis.del(...(await redis.keys("tf:{AAPL}:*")), "unused");
+  await redis.flushdb(); // this file's own database: the mass cancel below touches every symbol
   await redis.quit();
   ({ handler } = await import("../../functions/matcher/index"));
 });
 
-test("the samples run in order: rest, cross, cancel the rest, market on the bid-less book", async () => {
+test("the samples run in order: rest, cross, amend down, cancel the rest, market on the bid-less book, mass cancel", async () => {
   const sell = await handler(sample("limit-sell"), context);
   expect(sell).toMatchObject({ status: "NEW", remainingQuantity: "40" });
   const buy = await handler(sample("limit-buy-crossing"), context);
   expect(buy).toMatchObject({ status: "FILLED", averagePrice: "185.1", version: 2 });
   expect(CommandResultSchema.parse(buy)).toEqual(buy);
-  expect(buy.makers).toEqual([
+  expect(buy).toMatchObject({ selfTradePreventions: [], openOrdersLeft: null });
+  expect(buy.affected).toEqual([
     expect.objectContaining({
       orderId: "ord-sell-0001",
       status: "PARTIALLY_FILLED",
@@ -52,8 +53,51 @@ test("the samples run in order: rest, cross, cancel the rest, market on the bid-
       timestamp: 1795000000500,
     }),
   ]);
-  expect(await handler(sample("cancel"), context)).toMatchObject({ status: "CANCELLED", cancelledQuantity: "15" });
+  // 40 down to 30 with 25 filled: 5 rest, in place.
+  const amended = await handler(sample("amend"), context);
+  expect(CommandResultSchema.parse(amended)).toEqual(amended);
+  expect(amended).toMatchObject({
+    commandType: "AMEND",
+    status: "PARTIALLY_FILLED",
+    remainingQuantity: "5",
+    version: 3,
+  });
+  expect(await handler(sample("cancel"), context)).toMatchObject({ status: "CANCELLED", cancelledQuantity: "5" });
   expect(await handler(sample("market-ioc"), context)).toMatchObject({ status: "CANCELLED", filledQuantity: "0" });
+  const massCancel = await handler(sample("cancel-all"), context);
+  expect(CommandResultSchema.parse(massCancel)).toEqual(massCancel);
+  expect(massCancel).toMatchObject({ commandType: "CANCEL_ALL", status: "CANCELLED", affected: [], openOrdersLeft: 0 });
+});
+
+test("an amend and a mass cancel run through the handler, and replay on redelivery", async () => {
+  const order = { orderId: "ord-buy-0002", clientId: "acme", symbol: "AAPL" } as const;
+  const limit = { type: "LIMIT", ...order, side: "BUY", price: "185", quantity: "10", timestamp: 1795000003000 };
+  expect(await handler(limit, context)).toMatchObject({ status: "NEW", version: 7 });
+  const amend = { type: "AMEND", commandId: "amd-0002", ...order, price: "185.05", quantity: "12" };
+  const amended = await handler(amend, context);
+  expect(CommandResultSchema.parse(amended)).toEqual(amended);
+  expect(amended).toMatchObject({
+    commandType: "AMEND",
+    status: "NEW",
+    trades: [],
+    affected: [],
+    order: { price: "185.05", quantity: "12", remainingQuantity: "12", version: 8 },
+  });
+  const cancelAll = { type: "CANCEL_ALL", commandId: "kill-0002", clientId: "acme" };
+  const all = await handler(cancelAll, context);
+  expect(CommandResultSchema.parse(all)).toEqual(all);
+  expect(all).toMatchObject({
+    commandType: "CANCEL_ALL",
+    orderId: null,
+    symbol: null,
+    version: null,
+    openOrdersLeft: 0,
+  });
+  expect(all.affected).toEqual([
+    { ...amended.order, status: "CANCELLED", remainingQuantity: "0", cancelledQuantity: "12", version: 9 },
+  ]);
+  expect(await handler(amend, context)).toEqual({ ...amended, replayed: true });
+  expect(await handler(cancelAll, context)).toEqual({ ...all, replayed: true });
 });
 
 test("a redelivered sample returns the original result", async () => {

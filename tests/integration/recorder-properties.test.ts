@@ -91,7 +91,7 @@ async function statesOf(steps: readonly Step[], prefix: string) {
       const validated = await validateEvent(event, { instruments: async () => instruments });
       const match = "command" in validated ? await engine.execute(validated.command) : undefined;
       if (match && !match.replayed)
-        results.push({ orders: [...(match.order ? [match.order] : []), ...match.makers], trades: [...match.trades] });
+        results.push({ orders: [...(match.order ? [match.order] : []), ...match.affected], trades: [...match.trades] });
       states.push(
         JSON.parse(JSON.stringify({ ...event, processed: { validated: { ...validated, match }, enrichment } })),
       );

@@ -131,7 +131,7 @@ describe("recording a matched order", () => {
       written: 4,
       duplicates: 0,
       dynamoCalls: 4,
-      counts: { orders: 1, trades: 1 },
+      counts: { orders: 2, trades: 1 },
     });
     const maker = await item("ORDER#A-maker");
     expect(maker).toMatchObject({ ...(await engineState("A-maker")), entity: "ORDER", gsi2pk: "CLIENT#alice" });

@@ -1,8 +1,15 @@
 // `npm run replay` end to end: a journal in, one result line per journal line out; a second run changes nothing.
-import { execFileSync } from "node:child_process";
+// Results stream while stdin stays open, and a Redis outage stops the run with exit code 3, safe to rerun.
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
+import { startRedis } from "../../local/servers";
 
-const journal = [
+const commands = [
   {
     type: "LIMIT",
     orderId: "j-1",
@@ -24,16 +31,17 @@ const journal = [
     timestamp: 2,
   },
   { type: "CANCEL", commandId: "jc-1", orderId: "j-1", clientId: "acme", symbol: "ETH-USD", timestamp: 3 },
-]
+];
+const journal = commands
   .map((c) => JSON.stringify(c))
   .concat("{not json")
   .join("\n");
 
 const url = `${process.env.REDIS_URL}/4`;
-const replay = (): Record<string, unknown>[] =>
+const replay = (redisUrl = url): Record<string, unknown>[] =>
   execFileSync("npx", ["tsx", "scripts/replay.ts"], {
     input: journal,
-    env: { ...process.env, REDIS_URL: url },
+    env: { ...process.env, REDIS_URL: redisUrl },
     encoding: "utf8",
   })
     .trim()
@@ -56,3 +64,63 @@ test("replay writes a result per line, and a second pass is all replays", async 
   );
   await redis.quit();
 });
+
+/** replay with stdin and stdout as pipes: `send` writes one line and waits for one result, stdin left open. */
+function interactiveReplay(redisUrl: string) {
+  const child = spawn("npx", ["tsx", "scripts/replay.ts"], { env: { ...process.env, REDIS_URL: redisUrl } });
+  const results = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    async send(line: string): Promise<Record<string, unknown>> {
+      child.stdin.write(`${line}\n`);
+      const next = await results.next();
+      if (next.done) throw new Error(`replay ended without a result: ${stderr}`);
+      return JSON.parse(next.value);
+    },
+  };
+}
+
+test("replay writes each result before the next line arrives, stdin still open", async () => {
+  const redis = new Redis(`${process.env.REDIS_URL}/5`);
+  await redis.flushdb();
+  const session = interactiveReplay(`${process.env.REDIS_URL}/5`);
+  const [sell, buy, cancel] = commands.map((c) => JSON.stringify(c));
+  expect(await session.send(sell!)).toMatchObject({ orderId: "j-1", status: "NEW" });
+  expect(await session.send("{not json")).toEqual({ line: 2, error: "not JSON" });
+  expect(await session.send(buy!)).toMatchObject({ orderId: "j-2", status: "FILLED" });
+  expect(await session.send(cancel!)).toMatchObject({ orderId: "j-1", status: "CANCELLED" });
+  session.child.stdin.end();
+  expect(await once(session.child, "close")).toEqual([0, null]);
+  await redis.quit();
+}, 60_000);
+
+test("a Redis outage stops replay with exit 3 naming the unknown command; rerunning the journal completes it", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "tradeflow-replay-redis-"));
+  let server = await startRedis(undefined, { dataDir });
+  try {
+    const session = interactiveReplay(server.endpoint);
+    const lines = journal.split("\n");
+    expect(await session.send(lines[0]!)).toMatchObject({ orderId: "j-1", status: "NEW" });
+    expect(await session.send(lines[1]!)).toMatchObject({ orderId: "j-2", status: "FILLED" });
+    await server.stop();
+    // The rest at once, stdin left open: replay must stop by itself at the cancel.
+    session.child.stdin.write(`${lines.slice(2).join("\n")}\n`);
+    expect(await once(session.child, "close")).toEqual([3, null]);
+    expect(session.stderr()).toContain("line 3 (orderId j-1, commandId jc-1) failed, its outcome is unknown");
+    expect(session.stderr()).toContain("MatcherUnavailableError");
+    expect(session.stderr()).toContain("lines after 3 were not run");
+
+    server = await startRedis(server.port, { dataDir });
+    const rerun = replay(server.endpoint);
+    expect(rerun.map((r) => r.status ?? r.error)).toEqual(["NEW", "FILLED", "CANCELLED", "not JSON"]);
+    expect(rerun.slice(0, 3).map((r) => r.replayed)).toEqual([true, true, false]);
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -54,6 +54,25 @@ export const BAD_INPUTS: readonly BadInput[] = [
     reasons: ["UNKNOWN_FIELD"],
   },
   { name: "a required field missing", input: orderEvent({ clientId: undefined }), reasons: ["MISSING_FIELD"] },
+  {
+    name: "a post-only IOC order",
+    input: orderEvent({ postOnly: true, timeInForce: "IOC" }),
+    reasons: ["POST_ONLY_REQUIRES_GTC"],
+  },
+  {
+    name: "an amend that changes nothing",
+    input: envelope(ORDER_SOURCE, DETAIL_TYPES.orderAmendRequested, {
+      clientId: "C-1",
+      orderId: "O-1",
+      symbol: "AAPL",
+    }),
+    reasons: ["INVALID_FIELD"],
+  },
+  {
+    name: "a mass cancel with an order id",
+    input: envelope(ORDER_SOURCE, DETAIL_TYPES.orderCancelAllRequested, { clientId: "C-1", orderId: "O-1" }),
+    reasons: ["UNKNOWN_FIELD"],
+  },
   ...BAD_PRICES.map((price) => ({
     name: `price ${JSON.stringify(price)}`,
     input: orderEvent({ price }),

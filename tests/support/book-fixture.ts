@@ -30,8 +30,9 @@ const lots = (symbol: string, v: string) => {
 
 /**
  * Checks, against the engine's own queries: the book is not crossed; for every order,
- * quantity = filled + resting + cancelled with `filled` equal to the sum of its trades; resting orders add up to
- * the depth levels; buy fills equal sell fills.
+ * quantity = filled + resting + cancelled with `filled` equal to the sum of its trades (as maker, taker, or taker
+ * again after an amend) and a status that follows from them (self-trade prevention and amends cancel parts of
+ * live orders); resting orders add up to the depth levels; buy fills equal sell fills.
  */
 export async function checkInvariants(
   engine: MatchingEngine,
@@ -61,6 +62,9 @@ export async function checkInvariants(
     ].map((x) => lots(symbol, x)) as [bigint, bigint, bigint, bigint];
     expect({ id: v.orderId, filled }).toEqual({ id: v.orderId, filled: tradedBy.get(v.orderId) ?? 0n });
     expect(qty).toBe(filled + remaining + cancelled);
+    const status =
+      remaining > 0n ? (filled > 0n ? "PARTIALLY_FILLED" : "NEW") : cancelled > 0n ? "CANCELLED" : "FILLED";
+    expect({ id: v.orderId, status: v.status }).toEqual({ id: v.orderId, status });
     fills[v.side] += filled;
     if (remaining > 0n) {
       const key = `${v.side}:${v.price}`;

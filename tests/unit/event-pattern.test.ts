@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { z } from "zod";
+import { EVENT_ROUTES, ORDER_SOURCE } from "../../layers/common/src/contracts";
 import { compileEventPattern, InvalidEventPatternError } from "../../local/event-pattern";
 import { loadTemplate, templateFile } from "../../local/template";
 import { cancelEvent, envelope, orderEvent, tradeEvent } from "../support/test-events";
@@ -39,7 +40,11 @@ function ec2(detail: Record<string, unknown>): Record<string, unknown> {
 }
 
 describe("the template's rules", () => {
-  const ORDERS = { source: ["tradeflow.orders"], "detail-type": ["Order Submitted", "Order Cancel Requested"] };
+  // Every order route the contracts parse, in the contracts' order: the rule and the parser cannot drift apart.
+  const ORDERS = {
+    source: [ORDER_SOURCE],
+    "detail-type": EVENT_ROUTES.filter((r) => r.source === ORDER_SOURCE).map((r) => r.detailType),
+  };
   const TRADES = {
     source: ["tradeflow.venue.alpha", "tradeflow.venue.beta", "tradeflow.venue.gamma"],
     "detail-type": ["Trade Reported"],

@@ -129,7 +129,7 @@ async function refusalsAtAnyLastPrice(events: readonly ScenarioEvent[]): Promise
   const ranges = limitPriceRange(events);
   const problems: string[] = [];
   for (const [n, v] of (await validateAll(events)).passed.entries()) {
-    if (!v || v.kind === "ORDER_CANCEL") continue;
+    if (!v || (v.kind !== "TRADE" && v.kind !== "ORDER_SUBMIT")) continue;
     const { symbol, price, quantity } = v.kind === "TRADE" ? v.trade : v.order;
     const range = ranges.get(symbol);
     if (!range) continue;
@@ -319,8 +319,9 @@ describe("through the matching engine's reference model", () => {
       bump(`${v.command.type}:${outcome.status}${outcome.reason ? `:${outcome.reason}` : ""}`);
       for (const t of outcome.trades) {
         const timestamp = v.command.timestamp!;
-        const tradeId = `${v.command.symbol}-${t.sequence}`;
-        ticks.push({ symbol: v.command.symbol, price: t.price, tradeId, sequence: t.sequence, timestamp, source: "x" });
+        const symbol = v.command.symbol ?? "";
+        const tradeId = `${symbol}-${t.sequence}`;
+        ticks.push({ symbol, price: t.price, tradeId, sequence: t.sequence, timestamp, source: "x" });
         if (compareDecimal(t.makerRemainingQuantity, "0") > 0) bump("maker partially filled");
       }
     }

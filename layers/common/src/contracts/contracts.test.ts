@@ -124,6 +124,7 @@ describe("order events", () => {
       quantity: "100",
       timeInForce: "GTC",
       postOnly: false,
+      selfTradePrevention: null,
       idempotencyKey: null,
       submittedAt: "2025-06-02T14:30:00.000Z",
     });
@@ -199,9 +200,9 @@ describe("order events", () => {
   );
 
   it("maps an order to the engine's command, the same for a redelivered event", () => {
-    const first = accepted(orderEvent({ price: "150.050", postOnly: true, timeInForce: "IOC" }));
+    const first = accepted(orderEvent({ price: "150.050", postOnly: true, selfTradePrevention: "CANCEL_BOTH" }));
     const again = accepted(
-      JSON.parse(JSON.stringify(orderEvent({ price: "150.050", postOnly: true, timeInForce: "IOC" }))),
+      JSON.parse(JSON.stringify(orderEvent({ price: "150.050", postOnly: true, selfTradePrevention: "CANCEL_BOTH" }))),
     );
     if (first.kind !== "ORDER_SUBMIT" || again.kind !== "ORDER_SUBMIT") throw new Error("not an order");
     const command = toOrderCommand(first.order);
@@ -213,8 +214,9 @@ describe("order events", () => {
       side: "BUY",
       price: "150.05",
       quantity: "100",
-      timeInForce: "IOC",
+      timeInForce: "GTC",
       postOnly: true,
+      selfTradePrevention: "CANCEL_BOTH",
       timestamp: Date.parse("2025-06-02T14:30:00Z"),
     });
     expect(toOrderCommand(again.order)).toEqual(command);

@@ -1,6 +1,7 @@
 // What the matching engine says: the result of one command, with the authoritative state of every order it
 // touched. The Match state returns it and the recorder writes it as it is; nothing downstream derives state.
 import * as z from "zod";
+import { STP_MODES, type StpMode } from "../instruments";
 import { REJECT_REASONS, type RejectReason, SIDES, type Side } from "../orderbook/types";
 import { Decimal, Identifier, InstrumentSymbol, PositiveDecimal } from "./fields";
 
@@ -90,11 +91,33 @@ export const OrderStateSchema = z.object({
   submittedAt: epochMillis,
 }) satisfies z.ZodType<OrderState>;
 
+/** One self-trade the engine prevented: the incoming order met a resting order of its own client. */
+export interface SelfTradePrevention {
+  readonly restingOrderId: string;
+  /** The incoming order's mode, which decides. */
+  readonly mode: Exclude<StpMode, "NONE">;
+  /** Cancelled from the incoming order. */
+  readonly incomingCancelledQuantity: string;
+  /** Cancelled from the resting order. */
+  readonly restingCancelledQuantity: string;
+}
+
+export const SelfTradePreventionSchema = z.object({
+  restingOrderId: Identifier,
+  mode: z.enum(STP_MODES).exclude(["NONE"]),
+  incomingCancelledQuantity: Decimal,
+  restingCancelledQuantity: Decimal,
+}) satisfies z.ZodType<SelfTradePrevention>;
+
+export const COMMAND_TYPES = ["LIMIT", "MARKET", "CANCEL", "AMEND", "CANCEL_ALL", "UNKNOWN"] as const;
+
 export interface CommandResult {
-  readonly commandType: "LIMIT" | "MARKET" | "CANCEL" | "UNKNOWN";
-  readonly orderId: string;
+  readonly commandType: (typeof COMMAND_TYPES)[number];
+  /** The submitted order, or the cancel's or amend's target; null for a mass cancel. */
+  readonly orderId: string | null;
   readonly clientId: string;
-  readonly symbol: string;
+  /** Null for a mass cancel over every symbol. */
+  readonly symbol: string | null;
   readonly side: Side | null;
   readonly status: OrderStatus;
   readonly reason: RejectReason | null;
@@ -108,23 +131,34 @@ export interface CommandResult {
   readonly averagePrice: string | null;
   readonly trades: readonly Trade[];
   /**
-   * The state of the order this command was about (the submitted order, or a cancel's target) after it; null
-   * when the command was rejected, so a rejection never reveals anything about an order.
+   * The state of the order this command was about (the submitted order, or a cancel's or amend's target) after
+   * it; null when the command was rejected, so a rejection never reveals anything about an order, and for a
+   * mass cancel.
    */
   readonly order: OrderState | null;
-  /** Every resting order this command filled, in the state the command left it, in the order first touched. */
-  readonly makers: readonly OrderState[];
-  /** The command sequence this command got; null when it was refused before reaching the book. */
+  /**
+   * Every other order this command changed, in the state the command left it, in the order first touched: the
+   * makers it filled, resting orders self-trade prevention cancelled or decremented, the orders a mass cancel
+   * cancelled.
+   */
+  readonly affected: readonly OrderState[];
+  readonly selfTradePreventions: readonly SelfTradePrevention[];
+  /** A mass cancel only: the client's live orders it left, over its per-command limit (null otherwise). */
+  readonly openOrdersLeft: number | null;
+  /**
+   * The command sequence this command got; null when it was refused before reaching the book, and for a mass
+   * cancel over every symbol (each order's state has its own symbol's version).
+   */
   readonly version: number | null;
   /** True when this command id was processed before: the original result, and nothing changed. */
   readonly replayed: boolean;
 }
 
 export const CommandResultSchema = z.object({
-  commandType: z.enum(["LIMIT", "MARKET", "CANCEL", "UNKNOWN"]),
-  orderId: Identifier,
+  commandType: z.enum(COMMAND_TYPES),
+  orderId: Identifier.nullable(),
   clientId: Identifier,
-  symbol: InstrumentSymbol,
+  symbol: InstrumentSymbol.nullable(),
   side: z.enum(SIDES).nullable(),
   status: z.enum(ORDER_STATUSES),
   reason: z.enum(REJECT_REASONS).nullable(),
@@ -136,7 +170,9 @@ export const CommandResultSchema = z.object({
   averagePrice: PositiveDecimal.nullable(),
   trades: z.array(TradeSchema).max(1000),
   order: OrderStateSchema.nullable(),
-  makers: z.array(OrderStateSchema).max(1000),
+  affected: z.array(OrderStateSchema).max(1000),
+  selfTradePreventions: z.array(SelfTradePreventionSchema).max(1000),
+  openOrdersLeft: z.number().int().nonnegative().nullable(),
   version: version.nullable(),
   replayed: z.boolean(),
 }) satisfies z.ZodType<CommandResult>;

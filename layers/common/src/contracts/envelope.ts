@@ -11,18 +11,23 @@ export const venueSource = (venue: Venue) => `tradeflow.venue.${venue}` as const
 export const DETAIL_TYPES = {
   orderSubmitted: "Order Submitted",
   orderCancelRequested: "Order Cancel Requested",
+  orderAmendRequested: "Order Amend Requested",
+  orderCancelAllRequested: "Order Cancel All Requested",
   tradeReported: "Trade Reported",
 } as const;
 
-export type EventKind = "ORDER_SUBMIT" | "ORDER_CANCEL" | "TRADE";
+export type OrderEventKind = "ORDER_SUBMIT" | "ORDER_CANCEL" | "ORDER_AMEND" | "ORDER_CANCEL_ALL";
+export type EventKind = OrderEventKind | "TRADE";
 
 export type EventRoute =
-  | { readonly source: string; readonly detailType: string; readonly kind: "ORDER_SUBMIT" | "ORDER_CANCEL" }
+  | { readonly source: string; readonly detailType: string; readonly kind: OrderEventKind }
   | { readonly source: string; readonly detailType: string; readonly kind: "TRADE"; readonly venue: Venue };
 
 export const EVENT_ROUTES: readonly EventRoute[] = [
   { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderSubmitted, kind: "ORDER_SUBMIT" },
   { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderCancelRequested, kind: "ORDER_CANCEL" },
+  { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderAmendRequested, kind: "ORDER_AMEND" },
+  { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderCancelAllRequested, kind: "ORDER_CANCEL_ALL" },
   ...VENUES.map((venue) => ({
     source: venueSource(venue),
     detailType: DETAIL_TYPES.tradeReported,

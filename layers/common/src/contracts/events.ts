@@ -4,10 +4,16 @@ import { EVENT_ROUTES, EventEnvelopeSchema, MAX_DETAIL_BYTES, routeOf } from "./
 import type { Violation } from "./errors";
 import { preview, utcMillis, violationsFrom } from "./fields";
 import {
+  type AmendRequest,
+  type CancelAllRequest,
   type CancelRequest,
   type Order,
+  OrderAmendRequestedDetailSchema,
+  OrderCancelAllRequestedDetailSchema,
   OrderCancelRequestedDetailSchema,
   OrderSubmittedDetailSchema,
+  toAmendRequest,
+  toCancelAllRequest,
   toCancelRequest,
   toOrder,
 } from "./orders";
@@ -25,6 +31,8 @@ export type NormalizedEvent = EventMeta &
   (
     | { readonly kind: "ORDER_SUBMIT"; readonly order: Order }
     | { readonly kind: "ORDER_CANCEL"; readonly cancel: CancelRequest }
+    | { readonly kind: "ORDER_AMEND"; readonly amend: AmendRequest }
+    | { readonly kind: "ORDER_CANCEL_ALL"; readonly cancelAll: CancelAllRequest }
     | { readonly kind: "TRADE"; readonly trade: ReportedTrade }
   );
 
@@ -95,6 +103,18 @@ export function parseEvent(input: unknown): EventParse {
       const cancel = toCancelRequest(parsed.data, meta.eventId, meta.eventTime);
       return { ok: true, event: { ...meta, kind: "ORDER_CANCEL", cancel } };
     }
+    case "ORDER_AMEND": {
+      const parsed = OrderAmendRequestedDetailSchema.safeParse(detail);
+      if (!parsed.success) return { ok: false, violations: violationsFrom(parsed.error, detail, "detail") };
+      const amend = toAmendRequest(parsed.data, meta.eventId, meta.eventTime);
+      return { ok: true, event: { ...meta, kind: "ORDER_AMEND", amend } };
+    }
+    case "ORDER_CANCEL_ALL": {
+      const parsed = OrderCancelAllRequestedDetailSchema.safeParse(detail);
+      if (!parsed.success) return { ok: false, violations: violationsFrom(parsed.error, detail, "detail") };
+      const cancelAll = toCancelAllRequest(parsed.data, meta.eventId, meta.eventTime);
+      return { ok: true, event: { ...meta, kind: "ORDER_CANCEL_ALL", cancelAll } };
+    }
     case "TRADE": {
       const normalized = parseTradeDetail[route.venue](detail);
       return normalized.ok ? { ok: true, event: { ...meta, kind: "TRADE", trade: normalized.trade } } : normalized;
@@ -102,14 +122,24 @@ export function parseEvent(input: unknown): EventParse {
   }
 }
 
-export function symbolOf(event: NormalizedEvent): string {
+/** The symbol the event is about; null for a mass cancel over every symbol. */
+export function symbolOf(event: NormalizedEvent): string | null {
+  return idsOf(event).symbol;
+}
+
+/** The request or trade inside a normalized event: its ids. */
+export function idsOf(event: NormalizedEvent): { symbol: string | null; clientId?: string; orderId?: string } {
   switch (event.kind) {
     case "ORDER_SUBMIT":
-      return event.order.symbol;
+      return event.order;
     case "ORDER_CANCEL":
-      return event.cancel.symbol;
+      return event.cancel;
+    case "ORDER_AMEND":
+      return event.amend;
+    case "ORDER_CANCEL_ALL":
+      return event.cancelAll;
     case "TRADE":
-      return event.trade.symbol;
+      return event.trade;
   }
 }
 

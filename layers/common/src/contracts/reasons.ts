@@ -23,6 +23,7 @@ export const REASON_CODES = {
   QUANTITY_TOO_LARGE: "The quantity exceeds the instrument's maxQuantity.",
   NOTIONAL_TOO_LARGE: "Price times quantity exceeds the instrument's maxNotional.",
   PRICE_OUTSIDE_BAND: "The price is further from the last trade price than the instrument's priceBandBps.",
+  POST_ONLY_REQUIRES_GTC: "A post-only order must be able to rest: it cannot be IOC or FOK.",
 } as const satisfies Record<string, string>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

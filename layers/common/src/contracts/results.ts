@@ -1,9 +1,16 @@
 // What the Validate and Enrich states return: the recorder reads both from $.processed and parses them here.
 import * as z from "zod";
 import { InstrumentSchema } from "../instruments";
-import { CancelCommandSchema, LimitCommandSchema, MarketCommandSchema, type TopOfBook } from "../orderbook/types";
+import {
+  AmendCommandSchema,
+  CancelAllCommandSchema,
+  CancelCommandSchema,
+  LimitCommandSchema,
+  MarketCommandSchema,
+  type TopOfBook,
+} from "../orderbook/types";
 import { Currency, Decimal, Identifier, InstrumentSymbol, IsoUtcTimestamp, PositiveDecimal } from "./fields";
-import { CancelRequestSchema, OrderSchema } from "./orders";
+import { AmendRequestSchema, CancelAllRequestSchema, CancelRequestSchema, OrderSchema } from "./orders";
 import { ReportedTradeSchema } from "./trades";
 
 export const ValidationChecksSchema = z.object({
@@ -32,6 +39,18 @@ export const ValidatedEventSchema = z.discriminatedUnion("kind", [
     ...validatedMeta,
     cancel: CancelRequestSchema,
     command: CancelCommandSchema,
+  }),
+  z.object({
+    kind: z.literal("ORDER_AMEND"),
+    ...validatedMeta,
+    amend: AmendRequestSchema,
+    command: AmendCommandSchema,
+  }),
+  z.object({
+    kind: z.literal("ORDER_CANCEL_ALL"),
+    ...validatedMeta,
+    cancelAll: CancelAllRequestSchema,
+    command: CancelAllCommandSchema,
   }),
   z.object({ kind: z.literal("TRADE"), ...validatedMeta, trade: ReportedTradeSchema }),
 ]);

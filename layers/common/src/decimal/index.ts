@@ -8,6 +8,9 @@ export type UnitsResult = { ok: true; units: bigint } | { ok: false; reason: Dec
 const DECIMAL = /^(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 const MAX_DIGITS = 30;
 
+/** Largest price in ticks or quantity in lots: keeps every integer in the engine's Lua scripts exact. */
+export const MAX_UNITS = 999_999_999_999_999n;
+
 export interface ScaledDecimal {
   readonly digits: bigint;
   readonly scale: number;

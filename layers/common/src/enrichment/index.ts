@@ -46,13 +46,15 @@ async function read<T>(source: () => Promise<T>, timeoutMs?: number): Promise<Re
   }
 }
 
-/** Notional in the quote currency, or why there is none. Cancels have no notional and need no excuse. */
+/** Notional in the quote currency, or why there is none. Cancels and amends have none and need no excuse. */
 function notionalOf(
   event: NormalizedEvent,
   instrument: Instrument | undefined,
 ): Read<{ amount: string; currency: string }> | null {
   switch (event.kind) {
     case "ORDER_CANCEL":
+    case "ORDER_AMEND":
+    case "ORDER_CANCEL_ALL":
       return null;
     case "TRADE":
       return {
@@ -84,6 +86,8 @@ export async function enrichEvent(
   }
   const event = parsed.event;
   const symbol = symbolOf(event);
+  // A mass cancel over every symbol: nothing to enrich, and nothing left out.
+  if (symbol === null) return { session: CONTINUOUS, defaulted: [] };
   const [registry, schedule, sessions] = await Promise.all([
     read(() => sources.instruments()),
     read(() => sources.feeSchedule()),

@@ -5,35 +5,54 @@ import {
   divideRounded,
   formatScaled,
   fromUnits,
+  MAX_UNITS,
   parseDecimal,
   type ScaledDecimal,
   toUnits,
 } from "../decimal";
-import { type Instrument, type InstrumentRegistry, priceBand } from "../instruments";
-import { bookKeys, CANCEL_SCRIPT, DEPTH_SCRIPT, LOOKUP_SCRIPT, orderIdKey, SUBMIT_SCRIPT } from "./scripts";
+import { type Instrument, type InstrumentRegistry, priceBand, type StpMode } from "../instruments";
 import {
+  AMEND_SCRIPT,
+  bookKeys,
+  CANCEL_ALL_SCRIPT,
+  CANCEL_SCRIPT,
+  DEPTH_SCRIPT,
+  LOOKUP_SCRIPT,
+  orderIdKey,
+  SUBMIT_SCRIPT,
+} from "./scripts";
+import {
+  type AmendCommand,
   type BookDepth,
   type BookLevel,
+  type CancelAllCommand,
+  type CancelCommand,
   type CommandResult,
   type EngineCommand,
   EngineCommandSchema,
+  type LimitCommand,
+  type MarketCommand,
   MatcherUnavailableError,
   type OrderState,
   type RejectReason,
+  type SelfTradePrevention,
   type Side,
   type TopOfBook,
   type Trade,
 } from "./types";
 
-/** Largest price in ticks or quantity in lots: keeps every integer in the Lua scripts exact. */
-export const MAX_UNITS = 999_999_999_999_999n;
+export { MAX_UNITS };
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** A mass cancel cancels at most this many orders per command (its result must fit a Step Functions state). */
+export const MAX_CANCEL_ALL = 100;
 
 type ScriptReply = string | null;
 
 interface BookScripts {
   tfSubmit(...args: string[]): Promise<ScriptReply>;
   tfCancel(...args: string[]): Promise<ScriptReply>;
+  tfAmend(...args: string[]): Promise<ScriptReply>;
+  tfCancelAll(...args: string[]): Promise<ScriptReply>;
   tfDepth(...args: string[]): Promise<[string[], string[], string, string]>;
   tfLookup(...args: string[]): Promise<ScriptReply>;
 }
@@ -43,8 +62,10 @@ type ScriptedRedis = (Redis | Cluster) & BookScripts;
 export interface MatchingEngineOptions {
   readonly redis: Redis | Cluster;
   readonly instruments: InstrumentRegistry;
-  /** How long processed command ids are remembered (at least this long, at most twice). */
+  /** How long processed command ids are remembered. */
   readonly idempotencyTtlSeconds?: number;
+  /** The clock the scripts use for commands without a timestamp and for retention. */
+  readonly now?: () => number;
 }
 
 const PRICE_REASONS: Record<DecimalRejection, RejectReason> = {
@@ -70,7 +91,26 @@ const STATUS: Record<string, OrderState["status"]> = {
   C: "CANCELLED",
 };
 
-const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfCancel: CANCEL_SCRIPT, tfDepth: DEPTH_SCRIPT, tfLookup: LOOKUP_SCRIPT };
+const STP_CODES: Record<StpMode, string> = {
+  NONE: "N",
+  CANCEL_NEWEST: "W",
+  CANCEL_OLDEST: "O",
+  CANCEL_BOTH: "B",
+  DECREMENT_AND_CANCEL: "D",
+};
+const STP_BY_CODE = Object.fromEntries(Object.entries(STP_CODES).map(([mode, code]) => [code, mode])) as Record<
+  string,
+  SelfTradePrevention["mode"]
+>;
+
+const SCRIPTS = {
+  tfSubmit: SUBMIT_SCRIPT,
+  tfCancel: CANCEL_SCRIPT,
+  tfAmend: AMEND_SCRIPT,
+  tfCancelAll: CANCEL_ALL_SCRIPT,
+  tfDepth: DEPTH_SCRIPT,
+  tfLookup: LOOKUP_SCRIPT,
+};
 
 function defineScripts(redis: Redis | Cluster): ScriptedRedis {
   for (const [name, lua] of Object.entries(SCRIPTS)) {
@@ -97,15 +137,19 @@ function field(input: unknown, key: string): string {
   return "";
 }
 
+type Submit = LimitCommand | MarketCommand;
+
 export class MatchingEngine {
   private readonly redis: ScriptedRedis;
   private readonly instruments: InstrumentRegistry;
   private readonly ttlSeconds: number;
+  private readonly now: () => number;
 
   constructor(options: MatchingEngineOptions) {
     this.redis = defineScripts(options.redis);
     this.instruments = options.instruments;
     this.ttlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
+    this.now = options.now ?? Date.now;
   }
 
   /** Runs one command. Bad input gives a REJECTED result with a reason; it never throws for input. */
@@ -116,59 +160,64 @@ export class MatchingEngine {
       return reject(
         {
           type: "UNKNOWN",
-          orderId: field(input, "orderId"),
+          orderId: field(input, "orderId") || null,
           clientId: field(input, "clientId"),
-          symbol: field(input, "symbol"),
+          symbol: field(input, "symbol") || null,
         },
         "INVALID_COMMAND",
         detail,
       );
     }
     const command = parsed.data;
-    const instrument = this.instruments.get(command.symbol);
-    if (!instrument) return reject(command, "UNKNOWN_SYMBOL", `symbol ${command.symbol} is not listed`);
-    if (command.type === "CANCEL") return this.cancel(command, instrument);
-    return this.submit(command, instrument);
+    if (command.type === "CANCEL_ALL" && command.symbol === undefined) return this.cancelEverywhere(command);
+    const instrument = this.instruments.get(command.symbol ?? "");
+    if (!instrument) return reject(identity(command), "UNKNOWN_SYMBOL", `symbol ${command.symbol} is not listed`);
+    switch (command.type) {
+      case "CANCEL":
+        return this.cancel(command, instrument);
+      case "AMEND":
+        return this.amend(command, instrument);
+      case "CANCEL_ALL":
+        return this.cancelAll(command, instrument, MAX_CANCEL_ALL);
+      default:
+        return this.submit(command, instrument);
+    }
   }
 
-  private async submit(command: Exclude<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
-    const maxLots = toUnits(instrument.maxQuantity, instrument.lotSize, MAX_UNITS);
-    const lots = toUnits(command.quantity, instrument.lotSize, maxLots.ok ? maxLots.units : MAX_UNITS);
-    if (!lots.ok) {
-      const detail = `quantity ${command.quantity}: ${lots.reason} (lot size ${instrument.lotSize}, max ${instrument.maxQuantity})`;
-      return reject(command, QUANTITY_REASONS[lots.reason], detail);
-    }
+  private async submit(command: Submit, instrument: Instrument) {
+    const lots = quantityUnits(command.quantity, instrument);
+    if (!lots.ok) return reject(identity(command), lots.reason, lots.detail);
     let ticks = 0n;
     if (command.type === "LIMIT") {
-      const price = toUnits(command.price, instrument.tickSize, MAX_UNITS);
-      if (!price.ok) {
-        const detail = `price ${command.price}: ${price.reason} (tick size ${instrument.tickSize})`;
-        return reject(command, PRICE_REASONS[price.reason], detail);
-      }
+      const price = priceUnits(command.price, instrument);
+      if (!price.ok) return reject(identity(command), price.reason, price.detail);
       ticks = price.units;
+      if (command.postOnly && command.timeInForce !== "GTC") {
+        return reject(identity(command), "POST_ONLY_REQUIRES_GTC", MESSAGES.POST_ONLY_REQUIRES_GTC!);
+      }
     }
     const limit = command.type === "LIMIT" ? command : undefined;
-    const args = [
-      command.orderId,
-      command.clientId,
+    const order = [
       command.side === "BUY" ? "B" : "S",
       limit ? "L" : "M",
       ticks.toString(),
       lots.units.toString(),
       (limit?.timeInForce ?? "IOC").charAt(0),
       limit?.postOnly ? "1" : "0",
-      command.timestamp === undefined ? "" : String(command.timestamp),
-      String(this.ttlSeconds),
+      STP_CODES[command.selfTradePrevention ?? instrument.selfTradePrevention],
     ];
     // Same id, same content: a replay. Same id, other content: rejected, never merged.
-    const fingerprint = [command.clientId, ...args.slice(2, 8)].join("|");
+    const fingerprint = [command.clientId, ...order].join("|");
     if (!(await this.claim(command.orderId, command.symbol))) {
-      return reject(command, "DUPLICATE_ORDER_ID", "this order id is already used on another symbol");
+      return reject(identity(command), "DUPLICATE_ORDER_ID", "this order id is already used on another symbol");
     }
     const reply = await guarded(() =>
       this.redis.tfSubmit(
-        ...bookKeys(command.symbol),
-        ...args,
+        ...bookKeys(command.symbol, `r:${command.orderId}`),
+        command.orderId,
+        command.clientId,
+        ...order,
+        ...this.clock(command.timestamp),
         fingerprint,
         String(instrument.priceBandBps),
         gridOf(instrument).notionalBound.toString(),
@@ -180,8 +229,7 @@ export class MatchingEngine {
   /**
    * Claims an order id for a symbol, on its own key (one symbol's scripts cannot see another's keys in a
    * cluster). True when the id is free or already this symbol's: the script then tells a replay from a reuse.
-   * A claim lasts 2×TTL, as long as the symbol keeps the id's result at most: ids are unique within the
-   * idempotency window (TTL..2×TTL).
+   * A claim lasts 2×TTL, longer than the symbol keeps the id's result: ids are unique within that window.
    */
   private async claim(orderId: string, symbol: string): Promise<boolean> {
     const owner = await guarded(() =>
@@ -190,19 +238,97 @@ export class MatchingEngine {
     return owner === null || owner === symbol;
   }
 
-  private async cancel(command: Extract<EngineCommand, { type: "CANCEL" }>, instrument: Instrument) {
-    const ts = command.timestamp === undefined ? "" : String(command.timestamp);
+  /** The command's timestamp (or ""), the engine's clock and the retention TTL, as the scripts take them. */
+  private clock(timestamp: number | undefined): string[] {
+    return [timestamp === undefined ? "" : String(timestamp), String(this.now()), String(this.ttlSeconds)];
+  }
+
+  private async cancel(command: CancelCommand, instrument: Instrument) {
     const reply = await guarded(() =>
       this.redis.tfCancel(
-        ...bookKeys(command.symbol),
+        ...bookKeys(command.symbol, `c:${command.commandId}`),
         command.orderId,
         command.clientId,
         command.commandId,
-        ts,
-        String(this.ttlSeconds),
+        ...this.clock(command.timestamp),
       ),
     );
     return decode(reply, command, instrument);
+  }
+
+  private async amend(command: AmendCommand, instrument: Instrument) {
+    let ticks = "";
+    let lots = "";
+    if (command.price !== undefined) {
+      const price = priceUnits(command.price, instrument);
+      if (!price.ok) return reject(identity(command), price.reason, price.detail);
+      ticks = price.units.toString();
+    }
+    if (command.quantity !== undefined) {
+      const quantity = quantityUnits(command.quantity, instrument);
+      if (!quantity.ok) return reject(identity(command), quantity.reason, quantity.detail);
+      lots = quantity.units.toString();
+    }
+    const reply = await guarded(() =>
+      this.redis.tfAmend(
+        ...bookKeys(command.symbol, `c:${command.commandId}`),
+        command.orderId,
+        command.clientId,
+        command.commandId,
+        ticks,
+        lots,
+        ...this.clock(command.timestamp),
+        String(instrument.priceBandBps),
+        gridOf(instrument).notionalBound.toString(),
+      ),
+    );
+    return decode(reply, command, instrument);
+  }
+
+  private async cancelAll(command: CancelAllCommand, instrument: Instrument, max: number) {
+    const reply = await guarded(() =>
+      this.redis.tfCancelAll(
+        ...bookKeys(instrument.symbol, `c:${command.commandId}`),
+        command.clientId,
+        command.commandId,
+        ...this.clock(command.timestamp),
+        String(max),
+        massFingerprint(command),
+      ),
+    );
+    return decode(reply, { ...command, symbol: instrument.symbol }, instrument);
+  }
+
+  /**
+   * A mass cancel over every listed symbol: one script per symbol, in the registry's order, sharing the
+   * per-command limit. Each symbol keeps its own result under the command id, so a redelivery replays them all.
+   */
+  private async cancelEverywhere(command: CancelAllCommand): Promise<CommandResult> {
+    // The id must be free, or this same command's (a stored result starts with its fingerprint), on every symbol
+    // before any symbol runs: a refusal found on a later symbol would leave the earlier ones changed.
+    const fingerprint = massFingerprint(command);
+    const stored = await Promise.all(
+      [...this.instruments.keys()].map((symbol) =>
+        guarded(() => this.redis.get(bookKeys(symbol, `c:${command.commandId}`).at(-1)!)),
+      ),
+    );
+    if (stored.some((seen) => seen !== null && !seen.startsWith(`${fingerprint}\n`))) {
+      return reject(identity(command), "DUPLICATE_COMMAND_ID", MESSAGES.DUPLICATE_COMMAND_ID!);
+    }
+    const results: CommandResult[] = [];
+    let budget = MAX_CANCEL_ALL;
+    for (const instrument of this.instruments.values()) {
+      const result = await this.cancelAll(command, instrument, budget);
+      if (result.status === "REJECTED") return { ...result, symbol: null, version: null };
+      budget -= result.affected.length;
+      results.push(result);
+    }
+    return {
+      ...mass(command, null),
+      affected: results.flatMap((r) => r.affected),
+      openOrdersLeft: results.reduce((sum, r) => sum + (r.openOrdersLeft ?? 0), 0),
+      replayed: results.length > 0 && results.every((r) => r.replayed),
+    };
   }
 
   async depth(symbol: string, levels = 10): Promise<BookDepth> {
@@ -236,6 +362,22 @@ export class MatchingEngine {
   }
 }
 
+type Units = { ok: true; units: bigint } | { ok: false; reason: RejectReason; detail: string };
+
+function quantityUnits(quantity: string, instrument: Instrument): Units {
+  const lots = toUnits(quantity, instrument.lotSize, gridOf(instrument).maxLots);
+  if (lots.ok) return lots;
+  const detail = `quantity ${quantity}: ${lots.reason} (lot size ${instrument.lotSize}, max ${instrument.maxQuantity})`;
+  return { ok: false, reason: QUANTITY_REASONS[lots.reason], detail };
+}
+
+function priceUnits(price: string, instrument: Instrument): Units {
+  const ticks = toUnits(price, instrument.tickSize, MAX_UNITS);
+  if (ticks.ok) return ticks;
+  const detail = `price ${price}: ${ticks.reason} (tick size ${instrument.tickSize})`;
+  return { ok: false, reason: PRICE_REASONS[ticks.reason], detail };
+}
+
 function toLevels(flat: string[], instrument: Instrument): BookLevel[] {
   const levels: BookLevel[] = [];
   let cumulative = 0n;
@@ -253,12 +395,23 @@ function toLevels(flat: string[], instrument: Instrument): BookLevel[] {
 }
 
 interface CommandIdentity {
-  readonly type: EngineCommand["type"] | "UNKNOWN";
-  readonly orderId: string;
+  readonly type: CommandResult["commandType"];
+  readonly orderId: string | null;
   readonly clientId: string;
-  readonly symbol: string;
+  readonly symbol: string | null;
   readonly side?: Side;
   readonly quantity?: string;
+}
+
+function identity(command: EngineCommand): CommandIdentity {
+  return {
+    type: command.type,
+    orderId: "orderId" in command ? command.orderId : null,
+    clientId: command.clientId,
+    symbol: command.symbol ?? null,
+    side: "side" in command ? command.side : undefined,
+    quantity: "quantity" in command ? command.quantity : undefined,
+  };
 }
 
 function reject(command: CommandIdentity, reason: RejectReason, message: string): CommandResult {
@@ -278,32 +431,54 @@ function reject(command: CommandIdentity, reason: RejectReason, message: string)
     averagePrice: null,
     trades: [],
     order: null,
-    makers: [],
+    affected: [],
+    selfTradePreventions: [],
+    openOrdersLeft: null,
     version: null,
     replayed: false,
   };
 }
 
+/** What a mass cancel's command id stands for: its client and its scope, one symbol or every symbol ("*"). */
+function massFingerprint(command: CancelAllCommand): string {
+  return `M|${command.clientId}|${command.symbol ?? "*"}`;
+}
+
+/** A mass cancel's result before its orders are added. */
+function mass(command: CancelAllCommand, symbol: string | null): CommandResult {
+  return {
+    ...reject({ type: "CANCEL_ALL", orderId: null, clientId: command.clientId, symbol }, "INVALID_COMMAND", ""),
+    status: "CANCELLED",
+    reason: null,
+    message: null,
+    openOrdersLeft: 0,
+  };
+}
+
 const MESSAGES: Partial<Record<RejectReason, string>> = {
   DUPLICATE_ORDER_ID: "this order id was already used for a different order",
-  DUPLICATE_COMMAND_ID: "this cancel command id was already used for a different cancel",
+  DUPLICATE_COMMAND_ID: "this command id was already used for a different command",
   POST_ONLY_WOULD_CROSS: "a post-only order may not take liquidity; it would have crossed the book",
+  POST_ONLY_REQUIRES_GTC: "a post-only order must be able to rest: it cannot be IOC or FOK",
   FOK_NOT_FILLABLE: "fill-or-kill: the book could not fill the whole quantity at the limit",
   UNKNOWN_ORDER: "no such order on this symbol (never seen, or past retention)",
-  NOT_ORDER_OWNER: "only the client that placed an order may cancel it",
+  NOT_ORDER_OWNER: "only the client that placed an order may change or cancel it",
   ORDER_NOT_OPEN: "the order is already filled or cancelled",
+  AMEND_QUANTITY_TOO_LOW:
+    "an amended quantity must exceed what the order has filled and had cancelled; cancel it instead",
 };
 
 interface Grid {
   readonly tick: ScaledDecimal;
   readonly lot: ScaledDecimal;
+  readonly maxLots: bigint;
   /** maxNotional in tick × lot units, floored: a market order is refused when last ticks × lots exceed it. */
   readonly notionalBound: bigint;
 }
 
 const grids = new WeakMap<Instrument, Grid>();
 
-/** An instrument's tick and lot as exact decimals, parsed once per instrument rather than per order state. */
+/** An instrument's grid as exact integers, computed once per instrument rather than per order. */
 function gridOf(instrument: Instrument): Grid {
   let grid = grids.get(instrument);
   if (!grid) {
@@ -312,9 +487,12 @@ function gridOf(instrument: Instrument): Grid {
       if (!value) throw new Error(`invalid decimal ${text}`);
       return value;
     }) as [ScaledDecimal, ScaledDecimal, ScaledDecimal];
+    const maxLots = toUnits(instrument.maxQuantity, instrument.lotSize, MAX_UNITS);
+    if (!maxLots.ok)
+      throw new Error(`${instrument.symbol}: maxQuantity ${instrument.maxQuantity} is not on its lot grid`);
     const notionalBound =
       (max.digits * 10n ** BigInt(tick.scale + lot.scale)) / (tick.digits * lot.digits * 10n ** BigInt(max.scale));
-    grid = { tick, lot, notionalBound };
+    grid = { tick, lot, maxLots: maxLots.units, notionalBound };
     grids.set(instrument, grid);
   }
   return grid;
@@ -324,8 +502,15 @@ function gridOf(instrument: Instrument): Grid {
  * The message of a rejection. The band and the notional bound come from the script's reply (`detail`: the last
  * trade price in ticks and the bps or the bound it used), so a replay gives the same message byte for byte.
  */
-function explain(reason: RejectReason, detail: string, lots: bigint, instrument: Instrument): string | null {
-  const [last = 0n, limit = 0n] = detail.split(":").map(BigInt);
+function explain(
+  reason: RejectReason,
+  detail: string,
+  lots: bigint,
+  instrument: Instrument,
+  kind: CommandResult["commandType"],
+): string | null {
+  // An amend's detail is its new price, the bound and its new quantity; the others' the last price and the limit.
+  const [last = 0n, limit = 0n, amendedLots = lots] = detail.split(":").map(BigInt);
   const lastPrice = fromUnits(last, instrument.tickSize);
   if (reason === "PRICE_OUTSIDE_BAND") {
     const { lower, upper } = priceBand(lastPrice, Number(limit));
@@ -334,7 +519,11 @@ function explain(reason: RejectReason, detail: string, lots: bigint, instrument:
   if (reason === "NOTIONAL_TOO_LARGE") {
     const { tick, lot } = gridOf(instrument);
     const money = (tickLots: bigint) => formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
-    return `the market order's notional at the last trade price ${lastPrice} is ${money(last * lots)}, above the maximum ${money(limit)}`;
+    const what =
+      kind === "AMEND"
+        ? `amended order's notional at its price ${lastPrice}`
+        : `market order's notional at the last trade price ${lastPrice}`;
+    return `the ${what} is ${money(last * amendedLots)}, above the maximum ${money(limit)}`;
   }
   return MESSAGES[reason] ?? null;
 }
@@ -360,7 +549,9 @@ function orderState(orderId: string, symbol: string, fields: readonly string[], 
     lastSeq = "0",
     submittedAt = "0",
     version = "0",
-    clientId = "",
+    ,
+    ,
+    ...client
   ] = fields;
   const size = (v: bigint) => fromUnits(v, instrument.lotSize);
   const [qtyLots, filledLots, cancelledLots] = [qty, filled, cancelled].map(BigInt) as [bigint, bigint, bigint];
@@ -368,7 +559,7 @@ function orderState(orderId: string, symbol: string, fields: readonly string[], 
   if (!state) throw new Error(`order ${orderId} has no open or terminal status: ${status}`);
   return {
     orderId,
-    clientId,
+    clientId: client.join("|"),
     symbol,
     side: side === "B" ? "BUY" : "SELL",
     orderType: type === "L" ? "LIMIT" : "MARKET",
@@ -385,12 +576,19 @@ function orderState(orderId: string, symbol: string, fields: readonly string[], 
   };
 }
 
-function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrument): CommandResult {
+function decode(
+  reply: ScriptReply,
+  command: Exclude<EngineCommand, CancelAllCommand> | (CancelAllCommand & { symbol: string }),
+  instrument: Instrument,
+): CommandResult {
+  const symbol = command.symbol;
+  const orderId = "orderId" in command ? command.orderId : null;
   if (reply === null || reply === "X") {
-    const reason = command.type === "CANCEL" ? "DUPLICATE_COMMAND_ID" : "DUPLICATE_ORDER_ID";
-    return reject(command, reason, MESSAGES[reason]!);
+    const reason =
+      command.type === "LIMIT" || command.type === "MARKET" ? "DUPLICATE_ORDER_ID" : "DUPLICATE_COMMAND_ID";
+    return reject(identity(command), reason, MESSAGES[reason]!);
   }
-  const [flag, headLine = "", orderLine = "", ...tradeLines] = reply.split("\n");
+  const [flag, headLine = "", orderLine = "", ...lines] = reply.split("\n");
   const [reason = "", version = "0", side, qty, filled, cancelled, ts, detail = ""] = headLine.split("|");
   const orderSide: Side | null = side === "B" ? "BUY" : side === "S" ? "SELL" : null;
   const size = (v: bigint) => fromUnits(v, instrument.lotSize);
@@ -399,45 +597,63 @@ function decode(reply: ScriptReply, command: EngineCommand, instrument: Instrume
     bigint,
     bigint,
   ];
-  const makers: OrderState[] = [];
-  const trades: Trade[] = tradeLines.map((line) => {
-    const [seq = "0", tradePrice = "0", lots = "0", makerOrderId = "", ...record] = line.split("|");
-    const maker = orderState(makerOrderId, command.symbol, record, instrument);
-    makers.push(maker);
-    return {
-      tradeId: `${command.symbol}-${seq}`,
-      symbol: command.symbol,
-      price: fromUnits(BigInt(tradePrice), instrument.tickSize),
-      quantity: size(BigInt(lots)),
-      makerOrderId,
-      makerClientId: maker.clientId,
-      takerOrderId: command.orderId,
-      takerClientId: command.clientId,
-      aggressorSide: orderSide === "BUY" ? "BUY" : "SELL",
-      sequence: Number(seq),
-      timestamp: Number(ts),
-      makerRemainingQuantity: maker.remainingQuantity,
-    };
-  });
-  const order = orderLine ? orderState(command.orderId, command.symbol, orderLine.split("|"), instrument) : null;
+  const affected: OrderState[] = [];
+  const preventions: SelfTradePrevention[] = [];
+  const fills: string[][] = [];
+  for (const line of lines) {
+    const [tag, ...parts] = line.split("|");
+    if (tag === "A") affected.push(orderState(parts[0] ?? "", symbol, parts.slice(1), instrument));
+    else if (tag === "T") fills.push(parts);
+    else {
+      const [restingOrderId = "", mode = "", mine = "0", theirs = "0"] = parts;
+      preventions.push({
+        restingOrderId,
+        mode: STP_BY_CODE[mode] ?? "CANCEL_NEWEST",
+        incomingCancelledQuantity: size(BigInt(mine)),
+        restingCancelledQuantity: size(BigInt(theirs)),
+      });
+    }
+  }
+  const clients = new Map(affected.map((o) => [o.orderId, o.clientId]));
+  const trades: Trade[] = fills.map(([seq = "0", tradePrice = "0", lots = "0", makerOrderId = "", left = "0"]) => ({
+    tradeId: `${symbol}-${seq}`,
+    symbol,
+    price: fromUnits(BigInt(tradePrice), instrument.tickSize),
+    quantity: size(BigInt(lots)),
+    makerOrderId,
+    makerClientId: clients.get(makerOrderId) ?? "",
+    takerOrderId: orderId ?? "",
+    takerClientId: command.clientId,
+    aggressorSide: orderSide === "BUY" ? "BUY" : "SELL",
+    sequence: Number(seq),
+    timestamp: Number(ts),
+    makerRemainingQuantity: size(BigInt(left)),
+  }));
+  const order = orderLine && orderId ? orderState(orderId, symbol, orderLine.split("|"), instrument) : null;
   const rejectReason = reason ? (reason as RejectReason) : null;
+  const base: CommandResult =
+    command.type === "CANCEL_ALL"
+      ? { ...mass(command, symbol), openOrdersLeft: Number(detail) }
+      : {
+          ...reject(identity(command), "INVALID_COMMAND", ""),
+          side: orderSide,
+          status: order?.status ?? "REJECTED",
+          reason: rejectReason,
+          message: rejectReason ? explain(rejectReason, detail, totalLots, instrument, command.type) : null,
+          quantity: size(totalLots),
+          filledQuantity: size(filledLots),
+          remainingQuantity: size(
+            rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots,
+          ),
+          cancelledQuantity: size(cancelledLots),
+          averagePrice: order?.averagePrice ?? null,
+        };
   return {
-    commandType: command.type,
-    orderId: command.orderId,
-    clientId: command.clientId,
-    symbol: command.symbol,
-    side: orderSide,
-    status: order?.status ?? "REJECTED",
-    reason: rejectReason,
-    message: rejectReason ? explain(rejectReason, detail, totalLots, instrument) : null,
-    quantity: size(totalLots),
-    filledQuantity: size(filledLots),
-    remainingQuantity: size(rejectReason && command.type !== "CANCEL" ? 0n : totalLots - filledLots - cancelledLots),
-    cancelledQuantity: size(cancelledLots),
-    averagePrice: order?.averagePrice ?? null,
+    ...base,
     trades,
     order,
-    makers,
+    affected,
+    selfTradePreventions: preventions,
     version: Number(version),
     replayed: flag === "R",
   };

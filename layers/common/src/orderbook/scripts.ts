@@ -1,29 +1,35 @@
 // Redis Lua scripts: each engine command is one script execution, so concurrent clients never interleave
 // inside a match. Every key of a symbol carries the hash tag {SYMBOL} and is passed in KEYS (cluster-safe):
 //
-//   KEYS[1] bids    zset, score 0, member = priceKey(16) .. seq(16) .. orderId  (lex order = price-time priority)
-//   KEYS[2] asks    same; the bid price key is INV - price so that ascending lex order is best price first
-//   KEYS[3] bidlv   zset of bid price levels, score = member = price in ticks
-//   KEYS[4] asklv   zset of ask price levels
-//   KEYS[5] lvq     hash "B<ticks>" / "S<ticks>" -> resting lots at that level
-//   KEYS[6] orders  hash orderId -> live order record
-//   KEYS[7] meta    hash cseq (command sequence), oseq, tseq, last (trade price), gen, gents
-//   KEYS[8] gen0    hash of retained records: "r:<id>" submit results, "x:<id>" cancel results,
-//   KEYS[9] gen1        "o:<id>" terminal orders. Two generations rotate every TTL: retention is TTL..2*TTL.
+//   KEYS[1] book    hash: "~" the symbol's sequences and prices (META below); "#B<ticks>" / "#S<ticks>" resting lots
+//                   at a price level; <orderId> a live order's record. Ids never start with "~" or "#".
+//   KEYS[2] bids    zset, score 0, member = priceKey(16) .. seq(16) .. orderId  (lex order = price-time priority;
+//   KEYS[3] asks        the bid price key is INV - price so that ascending lex order is best price first)
+//   KEYS[4] bidlv   zset of bid price levels, score = member = price in ticks
+//   KEYS[5] asklv   zset of ask price levels
+//   KEYS[6] owners  zset, score 0, member = clientId .. "|" .. orderId of every live order (mass cancel)
+//   KEYS[7] gen0    hash "o:<id>" -> record of a terminal order. The two generations rotate every TTL, so a
+//   KEYS[8] gen1        terminal order is kept TTL..2*TTL.
+//   KEYS[9] result  string: the command's stored result (fingerprint "\n" result), EX TTL. tf:{S}:r:<orderId> for a
+//                   submit, tf:{S}:c:<commandId> for a cancel, amend or mass cancel.
 //
-// Order record: side|type|price|qty|filled|cancelled|status|seq|notional|lastTradeSeq|submittedAt|version|clientId
+// META: cseq|oseq|tseq|last|gen|gents|bestBid|bestAsk (command, order and trade sequences, last trade price, the
+//   current generation and when it started, the best prices; an empty field is "none").
+// Order record: side|type|price|qty|filled|cancelled|status|seq|notional|lastTradeSeq|submittedAt|version|stp|postOnly|clientId
 //   (price in ticks, sizes in lots, notional = sum of price ticks * lots over the order's fills, a digit string)
 // Reply: flag "N" (new) | "R" (replayed) | "X" (id reused with other content), then "\n" and the result:
 //   reason|version|side|qty|filled|cancelled|timestamp|detail   (the command's outcome: see engine.ts decode)
-//   the order's record after the command ("" for a rejection: the result's status is the record's, or REJECTED)
-//   one line per trade: seq|price|qty|makerOrderId|<the maker's record after the command>
+//   the record of the command's order after it ("" for a rejection or a mass cancel)
+//   then one line per event: T|seq|price|lots|makerId|makerRemaining (a trade), P|restingId|mode|incomingLots|restingLots
+//   (a self-trade prevented), A|orderId|record (every other order the command changed, as it left it).
 // Integers stay below 10^15 (validated before the call), so Lua's doubles hold them exactly; products of two
 // of them (notionals, price bands) use the limb arithmetic below.
 
-export const BOOK_KEY_NAMES = ["bids", "asks", "bidlv", "asklv", "lvq", "orders", "meta", "gen0", "gen1"] as const;
+export const BOOK_KEY_NAMES = ["book", "bids", "asks", "bidlv", "asklv", "owners", "gen0", "gen1"] as const;
 
-export function bookKeys(symbol: string): string[] {
-  return BOOK_KEY_NAMES.map((name) => `tf:{${symbol}}:${name}`);
+/** The symbol's keys, then the command's result key: `r:<orderId>` for a submit, `c:<commandId>` otherwise. */
+export function bookKeys(symbol: string, result = "-"): string[] {
+  return [...BOOK_KEY_NAMES.map((name) => `tf:{${symbol}}:${name}`), `tf:{${symbol}}:${result}`];
 }
 
 /** The key that claims an order id for one symbol: order ids are unique across symbols. */
@@ -33,11 +39,8 @@ export function orderIdKey(orderId: string): string {
 
 const PRELUDE = `
 local INV = 1000000000000000
+local BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[9]
 local function fmt(n) return string.format('%d', n) end
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
 -- Exact non-negative integers of any size as little-endian limbs of base 10^7: a limb product plus carries
 -- stays below 10^15, inside the 2^53 a double holds exactly.
 local BASE = 10000000
@@ -91,41 +94,19 @@ local function cmp_products(a, b, c, d)
   if x < SAFE and y < SAFE then return x < y and -1 or (x > y and 1 or 0) end
   return big_cmp(big_mul(big(a), big(b)), big_mul(big(c), big(d)))
 end
--- Returns the current and previous generation keys, rotating when the current one is older than the TTL, and
--- the symbol's sequences.
-local function generations(now, ttl_ms)
-  local m = redis.call('HMGET', KEYS[7], 'gen', 'gents', 'oseq', 'tseq', 'last', 'cseq')
-  local gen = tonumber(m[1]) or 0
-  local gents = tonumber(m[2])
-  if not gents or now - gents >= ttl_ms then
-    if gents then
-      gen = 1 - gen
-      redis.call('UNLINK', KEYS[8 + gen])
-    end
-    redis.call('HSET', KEYS[7], 'gen', gen, 'gents', fmt(now))
-  end
-  local meta = { oseq = tonumber(m[3]) or 0, tseq = tonumber(m[4]) or 0, last = m[5], cseq = tonumber(m[6]) or 0 }
-  return KEYS[8 + gen], KEYS[9 - gen], meta
-end
-local function save_meta(meta)
-  local fields = { 'cseq', fmt(meta.cseq), 'oseq', fmt(meta.oseq), 'tseq', fmt(meta.tseq) }
-  if meta.last then fields[7], fields[8] = 'last', meta.last end
-  redis.call('HSET', KEYS[7], unpack(fields))
-end
-local function retained(cur, old, field)
-  return redis.call('HGET', cur, field) or redis.call('HGET', old, field)
-end
+
 local function parse(rec)
-  local s, t, p, q, f, c, st, sq, n, ls, ts, v, cl = string.match(rec,
-    '^(%a)|(%a)|(%d+)|(%d+)|(%d+)|(%d+)|(%a)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(.*)$')
+  local s, t, p, q, f, c, st, sq, n, ls, ts, v, stp, po, cl = string.match(rec,
+    '^(%a)|(%a)|(%d+)|(%d+)|(%d+)|(%d+)|(%a)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%a)|(%d)|(.*)$')
   return { side = s, type = t, price = tonumber(p), qty = tonumber(q), filled = tonumber(f),
            cancelled = tonumber(c), status = st, seq = tonumber(sq), notional = n, lseq = tonumber(ls),
-           ts = tonumber(ts), version = tonumber(v), client = cl }
+           ts = tonumber(ts), version = tonumber(v), stp = stp, po = po, client = cl }
 end
 local function pack(o)
   return table.concat({ o.side, o.type, fmt(o.price), fmt(o.qty), fmt(o.filled), fmt(o.cancelled), o.status,
-                        fmt(o.seq), o.notional, fmt(o.lseq), fmt(o.ts), fmt(o.version), o.client }, '|')
+                        fmt(o.seq), o.notional, fmt(o.lseq), fmt(o.ts), fmt(o.version), o.stp, o.po, o.client }, '|')
 end
+local function left_of(o) return o.qty - o.filled - o.cancelled end
 local function add_fill(o, price, lots, trade_seq, version)
   o.filled = o.filled + lots
   local sum = tonumber(o.notional) + price * lots
@@ -133,207 +114,410 @@ local function add_fill(o, price, lots, trade_seq, version)
   else o.notional = big_str(big_add(big(o.notional), big_mul(big(price), big(lots)))) end
   o.lseq, o.version = trade_seq, version
 end
-local function member(side, price, seq, id)
-  local key = side == 'B' and INV - price or price
-  return string.format('%016d%016d', key, seq) .. id
+local function other(side) return side == 'B' and 'S' or 'B' end
+local function book_of(side)
+  if side == 'B' then return BIDS, BIDLV end
+  return ASKS, ASKLV
 end
-local function side_keys(side)
-  if side == 'B' then return KEYS[1], KEYS[3] end
-  return KEYS[2], KEYS[4]
+local function price_key(side, price) return string.format('%016d', side == 'B' and INV - price or price) end
+local function member(side, price, seq, id) return price_key(side, price) .. string.format('%016d', seq) .. id end
+local function member_price(side, m)
+  local key = tonumber(string.sub(m, 1, 16))
+  return side == 'B' and INV - key or key
 end
--- Takes lots off a price level; drops the level when it empties.
-local function level_take(side, price, lots)
-  local field = side .. fmt(price)
-  if redis.call('HINCRBY', KEYS[5], field, -lots) <= 0 then
-    redis.call('HDEL', KEYS[5], field)
-    local _, lv = side_keys(side)
-    redis.call('ZREM', lv, fmt(price))
+local function level_field(side, price) return '#' .. side .. fmt(price) end
+local function crosses(side, price, other_price)
+  if side == 'B' then return other_price <= price end
+  return other_price >= price
+end
+
+-- What one command read of the symbol and what it will write: records and level sizes are read in batches
+-- (one HMGET per batch) and written once at the end (one HSET and one HDEL on the book hash).
+local S = { raw = {}, rec = {}, live = {}, lv = {}, lv0 = {}, changed = {}, gone = {}, zadd = { B = {}, S = {} },
+            zrem = { B = {}, S = {} }, touched = {}, lines = {} }
+local function fetch(fields)
+  local want = {}
+  for i = 1, #fields do
+    local f = fields[i]
+    if S.raw[f] == nil then want[#want + 1] = f; S.raw[f] = false end
+  end
+  if #want == 0 then return end
+  local got = redis.call('HMGET', BOOK, unpack(want))
+  for i = 1, #want do S.raw[want[i]] = got[i] or false end
+end
+local function rec(id)
+  if S.rec[id] == nil then
+    fetch({ id })
+    local raw = S.raw[id]
+    S.rec[id] = raw and parse(raw) or false
+    S.live[id] = raw and true or false
+  end
+  return S.rec[id]
+end
+local function level(f)
+  if S.lv[f] == nil then
+    fetch({ f })
+    S.lv0[f] = tonumber(S.raw[f]) or 0
+    S.lv[f] = S.lv0[f]
+  end
+  return S.lv[f]
+end
+local function add_level(side, price, lots)
+  local f = level_field(side, price)
+  S.lv[f] = level(f) + lots
+end
+
+local M
+-- Reads the symbol's META (with any other fields the command needs, in the same HMGET) and takes the next
+-- command sequence.
+local function begin(fields, now, ttl_ms)
+  local all = { '~' }
+  for i = 1, #fields do all[i + 1] = fields[i] end
+  fetch(all)
+  local m = {}
+  for part in string.gmatch((S.raw['~'] or '0|0|0||0||||') .. '|', '([^|]*)|') do m[#m + 1] = part end
+  M = { cseq = tonumber(m[1]) + 1, oseq = tonumber(m[2]), tseq = tonumber(m[3]), last = m[4], gen = tonumber(m[5]),
+        gents = tonumber(m[6]), best = { B = tonumber(m[7]), S = tonumber(m[8]) }, now = now, ttl_ms = ttl_ms }
+  return M.cseq
+end
+local function retained(id)
+  return redis.call('HGET', KEYS[7 + M.gen], 'o:' .. id) or redis.call('HGET', KEYS[8 - M.gen], 'o:' .. id)
+end
+local function touch(id)
+  if not S.changed[id] then
+    S.changed[id] = true
+    S.touched[#S.touched + 1] = id
   end
 end
-local function head(o, version, ts)
-  return table.concat({ o.reason or '', fmt(version), o.side, fmt(o.qty), fmt(o.filled),
-                        fmt(o.cancelled), fmt(ts), o.detail or '' }, '|')
+-- Takes a live order off the book (it stays in S.rec with its final state).
+local function unrest(id, o)
+  local zr = S.zrem[o.side]
+  zr[#zr + 1] = member(o.side, o.price, o.seq, id)
+  add_level(o.side, o.price, -left_of(o))
+end
+local function rest(id, o)
+  M.oseq = M.oseq + 1
+  o.seq = M.oseq
+  local za = S.zadd[o.side]
+  za[#za + 1] = 0
+  za[#za + 1] = member(o.side, o.price, o.seq, id)
+  add_level(o.side, o.price, left_of(o))
+  S.gone[id] = nil
+end
+local function finish_order(id, o)
+  o.status = o.filled + o.cancelled < o.qty and (o.filled > 0 and 'P' or 'N') or (o.cancelled > 0 and 'C' or 'F')
+  if o.status == 'F' or o.status == 'C' then S.gone[id] = true end
+end
+
+-- The steps of matching order o (id, with 'left' lots to trade) against the other side, best first, without
+-- writing anything, so a fill-or-kill order can be refused before any step is applied. Self-trade prevention
+-- by o's mode: W cancels o (the newest), O the resting order, B both, D decrements both by the smaller size.
+local function walk(id, o, left)
+  local side = other(o.side)
+  local zkey = book_of(side)
+  local max = '+'
+  if o.type == 'L' then max = '(' .. price_key(side, o.price + (side == 'B' and -1 or 1)) end
+  local steps, offset, batch = {}, 0, 4
+  while left > 0 do
+    local ms = redis.call('ZRANGE', zkey, '-', max, 'BYLEX', 'LIMIT', offset, batch)
+    local fields = {}
+    for i = 1, #ms do
+      fields[#fields + 1] = string.sub(ms[i], 33)
+      fields[#fields + 1] = level_field(side, member_price(side, ms[i]))
+    end
+    fetch(fields)
+    for i = 1, #ms do
+      local mid, price = string.sub(ms[i], 33), member_price(side, ms[i])
+      local maker = rec(mid)
+      local avail = left_of(maker)
+      local step = { id = mid, price = price, fill = 0, mine = 0, theirs = 0 }
+      if o.stp ~= 'N' and maker.client == o.client then
+        step.mode = o.stp
+        if o.stp == 'W' then step.mine = left
+        elseif o.stp == 'O' then step.theirs = avail
+        elseif o.stp == 'B' then step.mine, step.theirs = left, avail
+        else step.mine = math.min(left, avail); step.theirs = step.mine end
+        left = left - step.mine
+      else
+        step.fill = math.min(left, avail)
+        left = left - step.fill
+      end
+      steps[#steps + 1] = step
+      if left == 0 then break end
+    end
+    if #ms < batch then break end
+    offset = offset + #ms
+    batch = 32
+  end
+  return steps
+end
+local function apply(id, o, steps, version, ts)
+  local side = other(o.side)
+  for _, s in ipairs(steps) do
+    local maker = S.rec[s.id]
+    local was_left = left_of(maker)
+    if s.fill > 0 then
+      M.tseq = M.tseq + 1
+      add_fill(maker, s.price, s.fill, M.tseq, version)
+      add_fill(o, s.price, s.fill, M.tseq, version)
+      M.last = fmt(s.price)
+      S.lines[#S.lines + 1] = table.concat({ 'T', fmt(M.tseq), fmt(s.price), fmt(s.fill), s.id,
+                                             fmt(left_of(maker)) }, '|')
+    else
+      o.cancelled = o.cancelled + s.mine
+      maker.cancelled = maker.cancelled + s.theirs
+      S.lines[#S.lines + 1] = table.concat({ 'P', s.id, s.mode, fmt(s.mine), fmt(s.theirs) }, '|')
+    end
+    if s.fill + s.theirs > 0 then
+      maker.version = version
+      add_level(side, s.price, -(s.fill + s.theirs))
+      finish_order(s.id, maker)
+      if S.gone[s.id] then
+        local zr = S.zrem[side]
+        zr[#zr + 1] = member(side, s.price, maker.seq, s.id)
+      end
+      touch(s.id)
+    end
+  end
+end
+-- A price band check against the engine's own last trade price, so a redelivered command is decided the same.
+local function outside_band(price, band_bps)
+  if not M.last or M.last == '' then return false end
+  return cmp_products(price, 10000, M.last, math.max(0, 10000 - band_bps)) < 0
+    or cmp_products(price, 10000, M.last, 10000 + band_bps) > 0
+end
+
+-- Writes everything the command changed, then stores and returns its result.
+local function flush(own_id, own, head, fingerprint, ttl)
+  local set, del, term = { '~', '' }, {}, {}
+  local own_add, own_rem = {}, {}
+  local ids = { unpack(S.touched) }
+  if own_id then ids[#ids + 1] = own_id end
+  for _, id in ipairs(ids) do
+    local o = S.rec[id]
+    local key = o.client .. '|' .. id
+    if S.gone[id] then
+      if S.live[id] then del[#del + 1] = id; own_rem[#own_rem + 1] = key end
+      term[#term + 1] = 'o:' .. id
+      term[#term + 1] = pack(o)
+    elseif o.status ~= 'R' then
+      set[#set + 1] = id
+      set[#set + 1] = pack(o)
+      if not S.live[id] then own_add[#own_add + 1] = 0; own_add[#own_add + 1] = key end
+    end
+  end
+  for _, side in ipairs({ 'B', 'S' }) do
+    local zkey, lvkey = book_of(side)
+    if #S.zrem[side] > 0 then redis.call('ZREM', zkey, unpack(S.zrem[side])) end
+    if #S.zadd[side] > 0 then redis.call('ZADD', zkey, unpack(S.zadd[side])) end
+    local lv_add, lv_rem, refresh = {}, {}, false
+    for f, lots in pairs(S.lv) do
+      if string.sub(f, 2, 2) == side and lots ~= S.lv0[f] then
+        local price = tonumber(string.sub(f, 3))
+        if lots > 0 then set[#set + 1] = f; set[#set + 1] = fmt(lots) else del[#del + 1] = f end
+        if S.lv0[f] == 0 and lots > 0 then
+          lv_add[#lv_add + 1] = fmt(price)
+          lv_add[#lv_add + 1] = fmt(price)
+          local best = M.best[side]
+          if not best or (side == 'B' and price > best) or (side == 'S' and price < best) then M.best[side] = price end
+        elseif lots == 0 then
+          lv_rem[#lv_rem + 1] = fmt(price)
+          if price == M.best[side] then refresh = true end
+        end
+      end
+    end
+    if #lv_rem > 0 then redis.call('ZREM', lvkey, unpack(lv_rem)) end
+    if #lv_add > 0 then redis.call('ZADD', lvkey, unpack(lv_add)) end
+    if refresh then
+      local top = side == 'B' and redis.call('ZRANGE', lvkey, -1, -1) or redis.call('ZRANGE', lvkey, 0, 0)
+      M.best[side] = tonumber(top[1])
+    end
+  end
+  if #own_rem > 0 then redis.call('ZREM', OWNERS, unpack(own_rem)) end
+  if #own_add > 0 then redis.call('ZADD', OWNERS, unpack(own_add)) end
+  if not M.gents or M.now - M.gents >= M.ttl_ms then
+    if M.gents then
+      M.gen = 1 - M.gen
+      redis.call('UNLINK', KEYS[7 + M.gen])
+    end
+    M.gents = M.now
+  end
+  if #term > 0 then redis.call('HSET', KEYS[7 + M.gen], unpack(term)) end
+  if #del > 0 then redis.call('HDEL', BOOK, unpack(del)) end
+  set[2] = table.concat({ fmt(M.cseq), fmt(M.oseq), fmt(M.tseq), M.last or '', fmt(M.gen), fmt(M.gents),
+                          M.best.B and fmt(M.best.B) or '', M.best.S and fmt(M.best.S) or '' }, '|')
+  redis.call('HSET', BOOK, unpack(set))
+  local out = { head, own and own.status ~= 'R' and pack(own) or '' }
+  for i = 1, #S.lines do out[#out + 1] = S.lines[i] end
+  for _, id in ipairs(S.touched) do out[#out + 1] = 'A|' .. id .. '|' .. pack(S.rec[id]) end
+  local result = table.concat(out, '\\n')
+  redis.call('SET', RESULT, fingerprint .. '\\n' .. result, 'EX', ttl)
+  return 'N\\n' .. result
+end
+local function head(reason, version, o, ts, detail)
+  return table.concat({ reason or '', fmt(version), o and o.side or '', fmt(o and o.qty or 0),
+                        fmt(o and o.filled or 0), fmt(o and o.cancelled or 0), fmt(ts), detail or '' }, '|')
+end
+-- A stored result for this key: a replay when the content matches, else the id was reused.
+local function replayed(fingerprint)
+  local seen = redis.call('GET', RESULT)
+  if not seen then return nil end
+  local nl = string.find(seen, '\\n', 1, true)
+  if string.sub(seen, 1, nl - 1) == fingerprint then return 'R\\n' .. string.sub(seen, nl + 1) end
+  return 'X'
 end
 `;
 
 /** ARGV: orderId, clientId, side B|S, type L|M, price ticks (0 for market), qty lots, tif G|I|F, postOnly 1|0,
- *  timestamp ms or "", ttl seconds, fingerprint, price band bps, max market notional in tick*lot units. */
+ *  self-trade prevention N|W|O|B|D, timestamp ms or "", now ms, ttl seconds, fingerprint, price band bps,
+ *  max market notional in tick*lot units. */
 export const SUBMIT_SCRIPT = `${PRELUDE}
 local id, client, side, otype = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local price, qty, tif, post_only = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8] == '1'
-local now = now_ms()
-local ts = tonumber(ARGV[9]) or now
-local cur, old, meta = generations(now, tonumber(ARGV[10]) * 1000)
-local fingerprint = ARGV[11]
-local band_bps, max_notional = tonumber(ARGV[12]), ARGV[13]
-
-local seen = retained(cur, old, 'r:' .. id)
-if seen then
-  local nl = string.find(seen, '\\n', 1, true)
-  if string.sub(seen, 1, nl - 1) == fingerprint then return 'R\\n' .. string.sub(seen, nl + 1) end
-  return 'X'
-end
-if redis.call('HEXISTS', KEYS[6], id) == 1 then return 'X' end
-meta.cseq = meta.cseq + 1
-local version = meta.cseq
-
-local opp_side = side == 'B' and 'S' or 'B'
-local opp = side == 'B' and KEYS[2] or KEYS[1]
-local is_market = otype == 'M'
-local function opp_price(m)
-  local key = tonumber(string.sub(m, 1, 16))
-  return opp_side == 'B' and INV - key or key
-end
-local function crosses(p)
-  if is_market then return true end
-  if side == 'B' then return p <= price end
-  return p >= price
-end
+local price, qty, tif = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local now, ttl, fingerprint = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+local ts = tonumber(ARGV[10]) or now
+local seen = replayed(fingerprint)
+if seen then return seen end
+local version = begin({ id, level_field(side, price) }, now, ttl * 1000)
+if S.raw[id] then return 'X' end
 
 local o = { side = side, type = otype, price = price, qty = qty, filled = 0, cancelled = 0, status = 'N', seq = 0,
-            notional = '0', lseq = 0, ts = ts, version = version, client = client }
-local function finish(record, trades)
-  save_meta(meta)
-  local result = head(o, version, ts) .. '\\n' .. record .. trades
-  redis.call('HSET', cur, 'r:' .. id, fingerprint .. '\\n' .. result)
-  return 'N\\n' .. result
-end
+            notional = '0', lseq = 0, ts = ts, version = version, stp = ARGV[9], po = ARGV[8], client = client }
+S.rec[id], S.live[id] = o, false
 local function refuse(reason, detail)
-  o.reason, o.detail = reason, detail
-  return finish('', '')
+  o.status = 'R'
+  return flush(id, o, head(reason, version, o, ts, detail), fingerprint, ttl)
 end
 
--- Band and market notional are checked against the engine's own last trade price, inside the script, so a
--- redelivered command is decided exactly as the first time.
-local last = meta.last
-if last and not is_market then
-  local below = cmp_products(price, 10000, last, math.max(0, 10000 - band_bps)) < 0
-  if below or cmp_products(price, 10000, last, 10000 + band_bps) > 0 then
-    return refuse('PRICE_OUTSIDE_BAND', last .. ':' .. ARGV[12])
-  end
-elseif last and cmp_products(last, qty, max_notional, 1) > 0 then
-  return refuse('NOTIONAL_TOO_LARGE', last .. ':' .. max_notional)
+local opposite = M.best[other(side)]
+if otype == 'L' then
+  if outside_band(price, tonumber(ARGV[14])) then return refuse('PRICE_OUTSIDE_BAND', M.last .. ':' .. ARGV[14]) end
+  if o.po == '1' and opposite and crosses(side, price, opposite) then return refuse('POST_ONLY_WOULD_CROSS') end
+elseif M.last ~= '' and cmp_products(M.last, qty, ARGV[15], 1) > 0 then
+  return refuse('NOTIONAL_TOO_LARGE', M.last .. ':' .. ARGV[15])
 end
 
-local best = redis.call('ZRANGE', opp, 0, 0)[1]
-if post_only and best and crosses(opp_price(best)) then return refuse('POST_ONLY_WOULD_CROSS') end
-
+local steps = {}
+if opposite and (otype == 'M' or crosses(side, price, opposite)) then steps = walk(id, o, qty) end
 if tif == 'F' then
-  local _, opp_lv = side_keys(opp_side)
-  local available, offset = 0, 0
-  while available < qty do
-    local levels
-    if side == 'B' then
-      levels = redis.call('ZRANGE', opp_lv, '-inf', fmt(price), 'BYSCORE', 'LIMIT', offset, 32)
-    else
-      levels = redis.call('ZRANGE', opp_lv, '+inf', fmt(price), 'BYSCORE', 'REV', 'LIMIT', offset, 32)
-    end
-    if #levels == 0 then break end
-    for i = 1, #levels do
-      available = available + tonumber(redis.call('HGET', KEYS[5], opp_side .. levels[i]))
-      if available >= qty then break end
-    end
-    offset = offset + #levels
-  end
-  if available < qty then return refuse('FOK_NOT_FILLABLE') end
+  local fills = 0
+  for _, s in ipairs(steps) do fills = fills + s.fill end
+  if fills < qty then return refuse('FOK_NOT_FILLABLE') end
 end
-
-local trades = {}
-while o.filled < qty and best do
-  local p = opp_price(best)
-  if not crosses(p) then break end
-  local maker_id = string.sub(best, 33)
-  local maker = parse(redis.call('HGET', KEYS[6], maker_id))
-  local fill = math.min(qty - o.filled, maker.qty - maker.filled - maker.cancelled)
-  meta.tseq = meta.tseq + 1
-  add_fill(maker, p, fill, meta.tseq, version)
-  add_fill(o, p, fill, meta.tseq, version)
-  if maker.filled + maker.cancelled == maker.qty then
-    maker.status = 'F'
-    redis.call('ZREM', opp, best)
-    redis.call('HDEL', KEYS[6], maker_id)
-    redis.call('HSET', cur, 'o:' .. maker_id, pack(maker))
-  else
-    maker.status = 'P'
-    redis.call('HSET', KEYS[6], maker_id, pack(maker))
-  end
-  level_take(opp_side, p, fill)
-  trades[#trades + 1] = table.concat({ fmt(meta.tseq), fmt(p), fmt(fill), maker_id, pack(maker) }, '|')
-  meta.last = fmt(p)
-  if o.filled < qty then best = redis.call('ZRANGE', opp, 0, 0)[1] end
-end
-
-local remaining = qty - o.filled
-if remaining > 0 and not is_market and tif == 'G' then
-  meta.oseq = meta.oseq + 1
-  o.seq = meta.oseq
-  o.status = o.filled > 0 and 'P' or 'N'
-  local own, own_lv = side_keys(side)
-  redis.call('ZADD', own, 0, member(side, price, o.seq, id))
-  if redis.call('HINCRBY', KEYS[5], side .. fmt(price), remaining) == remaining then
-    redis.call('ZADD', own_lv, price, fmt(price))
-  end
-  redis.call('HSET', KEYS[6], id, pack(o))
-else
-  o.cancelled = remaining
-  o.status = remaining == 0 and 'F' or 'C'
-  redis.call('HSET', cur, 'o:' .. id, pack(o))
-end
-return finish(pack(o), #trades > 0 and ('\\n' .. table.concat(trades, '\\n')) or '')
+apply(id, o, steps, version, ts)
+if left_of(o) > 0 and otype == 'L' and tif == 'G' then rest(id, o) else o.cancelled = o.qty - o.filled end
+finish_order(id, o)
+return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
 `;
 
-/** ARGV: orderId, clientId, commandId, timestamp ms or "", ttl seconds. Every outcome is kept under the
+/** ARGV: orderId, clientId, commandId, timestamp ms or "", now ms, ttl seconds. Every outcome is kept under the
  *  command id, rejections too, so a replayed cancel can never act differently from the first delivery. */
 export const CANCEL_SCRIPT = `${PRELUDE}
-local id, client, command_id = ARGV[1], ARGV[2], ARGV[3]
-local now = now_ms()
+local id, client = ARGV[1], ARGV[2]
+local now, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 local ts = tonumber(ARGV[4]) or now
-local cur, old, meta = generations(now, tonumber(ARGV[5]) * 1000)
-local fingerprint = client .. '|' .. id
+local fingerprint = 'C|' .. client .. '|' .. id
+local seen = replayed(fingerprint)
+if seen then return seen end
+local version = begin({ id }, now, ttl * 1000)
+local function done(reason, o)
+  return flush(nil, nil, head(reason, version, o, ts), fingerprint, ttl)
+end
+local o = rec(id)
+if not o then
+  local kept = retained(id)
+  if not kept then return done('UNKNOWN_ORDER') end
+  o = parse(kept)
+  -- Says nothing about another client's order: neither its side nor its sizes.
+  if o.client ~= client then return done('NOT_ORDER_OWNER') end
+  return done('ORDER_NOT_OPEN', o)
+end
+if o.client ~= client then return done('NOT_ORDER_OWNER') end
+unrest(id, o)
+o.cancelled, o.version = o.qty - o.filled, version
+finish_order(id, o)
+return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
+`;
 
-local seen = retained(cur, old, 'x:' .. command_id)
-if seen then
-  local nl = string.find(seen, '\\n', 1, true)
-  if string.sub(seen, 1, nl - 1) == fingerprint then return 'R\\n' .. string.sub(seen, nl + 1) end
-  return 'X'
+/** ARGV: orderId, clientId, commandId, new price ticks or "", new total qty lots or "", timestamp ms or "", now ms,
+ *  ttl seconds, price band bps, max notional in tick*lot units. Reducing the quantity at the same price keeps the order's time priority; any
+ *  other change takes it off the book and enters it again as a new arrival, which may trade. */
+export const AMEND_SCRIPT = `${PRELUDE}
+local id, client = ARGV[1], ARGV[2]
+local now, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
+local ts = tonumber(ARGV[6]) or now
+local fingerprint = table.concat({ 'A', client, id, ARGV[4], ARGV[5] }, '|')
+local seen = replayed(fingerprint)
+if seen then return seen end
+local version = begin({ id }, now, ttl * 1000)
+local function done(reason, o, detail)
+  return flush(nil, nil, head(reason, version, o, ts, detail), fingerprint, ttl)
 end
-meta.cseq = meta.cseq + 1
-local version = meta.cseq
-local function finish(o, record)
-  save_meta(meta)
-  local result = head(o, version, ts) .. '\\n' .. record
-  redis.call('HSET', cur, 'x:' .. command_id, fingerprint .. '\\n' .. result)
-  return 'N\\n' .. result
+local o = rec(id)
+if not o then
+  local kept = retained(id)
+  if not kept then return done('UNKNOWN_ORDER') end
+  o = parse(kept)
+  if o.client ~= client then return done('NOT_ORDER_OWNER') end
+  return done('ORDER_NOT_OPEN', o)
 end
--- Says nothing about the order: another client learns neither its side nor its sizes.
-local function refuse(reason)
-  return finish({ reason = reason, side = '', qty = 0, filled = 0, cancelled = 0 }, '')
+if o.client ~= client then return done('NOT_ORDER_OWNER') end
+local price, qty = tonumber(ARGV[4]) or o.price, tonumber(ARGV[5]) or o.qty
+if qty <= o.filled + o.cancelled then return done('AMEND_QUANTITY_TOO_LOW', o) end
+if cmp_products(price, qty, ARGV[10], 1) > 0 then return done('NOTIONAL_TOO_LARGE', o, fmt(price) .. ':' .. ARGV[10] .. ':' .. fmt(qty)) end
+if price ~= o.price and outside_band(price, tonumber(ARGV[9])) then
+  return done('PRICE_OUTSIDE_BAND', o, M.last .. ':' .. ARGV[9])
 end
+local opposite = M.best[other(o.side)]
+local crossing = opposite and crosses(o.side, price, opposite)
+if crossing and o.po == '1' then return done('POST_ONLY_WOULD_CROSS', o) end
 
-local rec = redis.call('HGET', KEYS[6], id)
-local o
-if rec then
-  o = parse(rec)
+if price == o.price and qty <= o.qty then
+  add_level(o.side, price, qty - o.qty)
+  o.qty = qty
 else
-  local done = retained(cur, old, 'o:' .. id)
-  if not done then return refuse('UNKNOWN_ORDER') end
-  o = parse(done)
+  unrest(id, o)
+  o.price, o.qty = price, qty
+  if crossing then apply(id, o, walk(id, o, left_of(o)), version, ts) end
+  if left_of(o) > 0 then rest(id, o) end
 end
-if o.client ~= client then return refuse('NOT_ORDER_OWNER') end
-if not rec then
-  o.reason = 'ORDER_NOT_OPEN'
-  return finish(o, '')
-end
+o.version = version
+finish_order(id, o)
+return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
+`;
 
-local left = o.qty - o.filled - o.cancelled
-local own = side_keys(o.side)
-redis.call('ZREM', own, member(o.side, o.price, o.seq, id))
-level_take(o.side, o.price, left)
-o.cancelled = o.cancelled + left
-o.status, o.version = 'C', version
-redis.call('HDEL', KEYS[6], id)
-redis.call('HSET', cur, 'o:' .. id, pack(o))
-return finish(o, pack(o))
+/** ARGV: clientId, commandId, timestamp ms or "", now ms, ttl seconds, max orders, fingerprint (client and scope:
+ *  a mass cancel over every symbol must not replay as, or be replayed by, one over this symbol only). Cancels the
+ *  client's live orders on the symbol by order id (lexicographic), at most max; the reply's detail is how many
+ *  stay live. */
+export const CANCEL_ALL_SCRIPT = `${PRELUDE}
+local client = ARGV[1]
+local now, ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ts = tonumber(ARGV[3]) or now
+local fingerprint = ARGV[7]
+local seen = replayed(fingerprint)
+if seen then return seen end
+local version = begin({}, now, ttl * 1000)
+local owned = redis.call('ZRANGE', OWNERS, '[' .. client .. '|', '(' .. client .. '}', 'BYLEX', 'LIMIT', 0, max + 1)
+local ids = {}
+for i = 1, math.min(#owned, max) do ids[i] = string.sub(owned[i], #client + 2) end
+fetch(ids)
+local fields = {}
+for _, id in ipairs(ids) do
+  local o = rec(id)
+  fields[#fields + 1] = level_field(o.side, o.price)
+end
+fetch(fields)
+for _, id in ipairs(ids) do
+  local o = S.rec[id]
+  unrest(id, o)
+  o.cancelled, o.version = o.qty - o.filled, version
+  finish_order(id, o)
+  touch(id)
+end
+local more = 0
+if #owned > max then more = redis.call('ZLEXCOUNT', OWNERS, '[' .. client .. '|', '(' .. client .. '}') - max end
+return flush(nil, nil, head(nil, version, nil, ts, fmt(more)), fingerprint, ttl)
 `;
 
 /** ARGV: levels. Returns { bids, asks, last, tseq }; each side a flat list price, lots, orders. */
@@ -349,18 +533,19 @@ local function side(lv, book, code, rev)
     local p = tonumber(prices[i])
     local key = string.format('%016d', code == 'B' and INV - p or p)
     out[#out + 1] = prices[i]
-    out[#out + 1] = redis.call('HGET', KEYS[5], code .. prices[i])
+    out[#out + 1] = redis.call('HGET', KEYS[1], '#' .. code .. prices[i])
     out[#out + 1] = redis.call('ZLEXCOUNT', book, '[' .. key, '(' .. key .. '~')
   end
   return out
 end
-local meta = redis.call('HMGET', KEYS[7], 'last', 'tseq')
-return { side(KEYS[3], KEYS[1], 'B', true), side(KEYS[4], KEYS[2], 'S', false), meta[1] or '', meta[2] or '0' }
+local meta = redis.call('HGET', KEYS[1], '~') or '0|0|0|'
+local _, _, tseq, last = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)')
+return { side(KEYS[4], KEYS[2], 'B', true), side(KEYS[5], KEYS[3], 'S', false), last, tseq }
 `;
 
 /** ARGV: orderId. Returns the live or retained order record, or nil. */
 export const LOOKUP_SCRIPT = `
 local id = ARGV[1]
-return redis.call('HGET', KEYS[6], id) or redis.call('HGET', KEYS[8], 'o:' .. id)
-  or redis.call('HGET', KEYS[9], 'o:' .. id)
+return redis.call('HGET', KEYS[1], id) or redis.call('HGET', KEYS[7], 'o:' .. id)
+  or redis.call('HGET', KEYS[8], 'o:' .. id)
 `;

@@ -1,13 +1,21 @@
 // The matching engine's public types. Prices and quantities cross this boundary as decimal strings;
 // inside the book they are integer ticks and lots.
 import * as z from "zod";
+import { STP_MODES } from "../instruments";
 
 export const SIDES = ["BUY", "SELL"] as const;
 export const TIME_IN_FORCE = ["GTC", "IOC", "FOK"] as const;
 
 export type Side = (typeof SIDES)[number];
 export type TimeInForce = (typeof TIME_IN_FORCE)[number];
-export type { CommandResult, OrderState, OrderStatus, OrderType, Trade } from "../contracts/engine";
+export type {
+  CommandResult,
+  OrderState,
+  OrderStatus,
+  OrderType,
+  SelfTradePrevention,
+  Trade,
+} from "../contracts/engine";
 
 /** Why the engine refused a command. Stable strings: callers and records match on them. */
 export const REJECT_REASONS = [
@@ -28,24 +36,30 @@ export const REJECT_REASONS = [
   "UNKNOWN_ORDER",
   "NOT_ORDER_OWNER",
   "ORDER_NOT_OPEN",
+  "POST_ONLY_REQUIRES_GTC",
+  "AMEND_QUANTITY_TOO_LOW",
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, "1-64 characters of A-Z a-z 0-9 . _ : -");
 const decimalText = z.string().max(40);
 const timestamp = z.number().int().nonnegative().max(8_640_000_000_000_000).optional();
+const symbol = z.string().min(1).max(16);
+/** Absent: the instrument's default. The incoming order's mode decides when it meets its own client's order. */
+const selfTradePrevention = z.enum(STP_MODES).optional();
 
 export const LimitCommandSchema = z
   .object({
     type: z.literal("LIMIT"),
     orderId: id,
     clientId: id,
-    symbol: z.string().min(1).max(16),
+    symbol,
     side: z.enum(SIDES),
     price: decimalText,
     quantity: decimalText,
     timeInForce: z.enum(TIME_IN_FORCE).default("GTC"),
     postOnly: z.boolean().default(false),
+    selfTradePrevention,
     timestamp,
   })
   .strict();
@@ -55,9 +69,10 @@ export const MarketCommandSchema = z
     type: z.literal("MARKET"),
     orderId: id,
     clientId: id,
-    symbol: z.string().min(1).max(16),
+    symbol,
     side: z.enum(SIDES),
     quantity: decimalText,
+    selfTradePrevention,
     timestamp,
   })
   .strict();
@@ -69,15 +84,37 @@ export const CancelCommandSchema = z
     commandId: id,
     orderId: id,
     clientId: id,
-    symbol: z.string().min(1).max(16),
+    symbol,
     timestamp,
   })
+  .strict();
+
+/** Changes a resting order's limit price, its total quantity (filled included), or both. */
+export const AmendCommandSchema = z
+  .object({
+    type: z.literal("AMEND"),
+    commandId: id,
+    orderId: id,
+    clientId: id,
+    symbol,
+    price: decimalText.optional(),
+    quantity: decimalText.optional(),
+    timestamp,
+  })
+  .strict()
+  .refine((c) => c.price !== undefined || c.quantity !== undefined, "an amend changes price, quantity or both");
+
+/** Cancels the client's live orders on one symbol, or on every listed symbol when symbol is absent. */
+export const CancelAllCommandSchema = z
+  .object({ type: z.literal("CANCEL_ALL"), commandId: id, clientId: id, symbol: symbol.optional(), timestamp })
   .strict();
 
 export const EngineCommandSchema = z.discriminatedUnion("type", [
   LimitCommandSchema,
   MarketCommandSchema,
   CancelCommandSchema,
+  AmendCommandSchema,
+  CancelAllCommandSchema,
 ]);
 
 export type EngineCommandInput = z.input<typeof EngineCommandSchema>;
@@ -85,6 +122,8 @@ export type EngineCommand = z.output<typeof EngineCommandSchema>;
 export type LimitCommand = z.output<typeof LimitCommandSchema>;
 export type MarketCommand = z.output<typeof MarketCommandSchema>;
 export type CancelCommand = z.output<typeof CancelCommandSchema>;
+export type AmendCommand = z.output<typeof AmendCommandSchema>;
+export type CancelAllCommand = z.output<typeof CancelAllCommandSchema>;
 
 export interface BookLevel {
   readonly price: string;

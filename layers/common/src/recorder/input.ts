@@ -4,6 +4,7 @@ import {
   CommandResultSchema,
   EnrichmentSchema,
   EventEnvelopeSchema,
+  idsOf,
   parseRejectionCause,
   type Rejection,
   ValidatedEventSchema,
@@ -85,11 +86,12 @@ function inconsistency(envelope: Envelope, { validated }: ProcessedEvent): strin
   const { match } = validated;
   if (validated.kind === "TRADE") return match ? "a venue trade carries no match result" : undefined;
   if (!match) return `an ${validated.kind} needs the engine's match result`;
-  const subject = validated.kind === "ORDER_SUBMIT" ? validated.order : validated.cancel;
-  if (match.orderId !== subject.orderId || match.symbol !== subject.symbol) {
+  const subject = idsOf(validated);
+  if (match.orderId !== (subject.orderId ?? null) || match.symbol !== subject.symbol) {
     return `the match result is for ${match.symbol}/${match.orderId}, not ${subject.symbol}/${subject.orderId}`;
   }
-  if (validated.kind === "ORDER_CANCEL" && match.trades.length > 0) return "a cancel result carries no trades";
+  const cancels = validated.kind === "ORDER_CANCEL" || validated.kind === "ORDER_CANCEL_ALL";
+  if (cancels && match.trades.length > 0) return "a cancel result carries no trades";
   if (match.order && (match.order.orderId !== match.orderId || match.order.symbol !== match.symbol)) {
     return `the match result's order state is for ${match.order.symbol}/${match.order.orderId}`;
   }
@@ -102,16 +104,22 @@ function inconsistency(envelope: Envelope, { validated }: ProcessedEvent): strin
     if (tradeIds.has(t.tradeId)) return `trade ${t.tradeId} appears twice in one match result`;
     tradeIds.add(t.tradeId);
   }
-  const makers = new Map(match.makers.map((m) => [m.orderId, m]));
-  if (makers.size !== match.makers.length) return "a maker appears twice in one match result";
+  const affected = new Map(match.affected.map((m) => [m.orderId, m]));
+  if (affected.size !== match.affected.length) return "an order appears twice in one match result";
+  if (match.orderId !== null && affected.has(match.orderId)) return "the command's own order is also in affected";
   for (const t of match.trades) {
-    const maker = makers.get(t.makerOrderId);
+    const maker = affected.get(t.makerOrderId);
     if (!maker || maker.symbol !== match.symbol || maker.clientId !== t.makerClientId) {
       return `trade ${t.tradeId}'s maker ${t.makerOrderId} has no state in the match result`;
     }
   }
-  if (makers.size > 0 && match.makers.some((m) => !match.trades.some((t) => t.makerOrderId === m.orderId))) {
-    return "the match result has a maker state without a trade";
+  for (const o of match.affected) {
+    const why =
+      validated.kind === "ORDER_CANCEL_ALL"
+        ? o.clientId === match.clientId && (match.symbol === null || o.symbol === match.symbol)
+        : match.trades.some((t) => t.makerOrderId === o.orderId) ||
+          match.selfTradePreventions.some((p) => p.restingOrderId === o.orderId);
+    if (!why) return `the match result changes ${o.symbol}/${o.orderId} without a trade, prevention or mass cancel`;
   }
   return undefined;
 }

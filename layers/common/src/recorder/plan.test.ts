@@ -105,7 +105,9 @@ function result(overrides: Partial<CommandResult>): CommandResult {
     averagePrice: "100",
     trades: [trade(7, "S1", "10", "0"), trade(8, "S2", "20", "5")],
     order: state({}),
-    makers: [S1, S2],
+    affected: [S1, S2],
+    selfTradePreventions: [],
+    openOrdersLeft: null,
     version: 12,
     replayed: false,
     ...overrides,
@@ -126,6 +128,7 @@ function submitState(match: CommandResult, id = "e-submit") {
       type: "LIMIT",
       timeInForce: "GTC",
       postOnly: false,
+      selfTradePrevention: null,
       idempotencyKey: null,
       submittedAt: "2025-06-02T14:30:00.000Z",
     },
@@ -194,7 +197,7 @@ describe("planRecord: a matched order", () => {
       ["AAPL-7", 7, "100", AT],
       ["AAPL-8", 8, "100", AT],
     ]);
-    expect(plan.counts).toEqual({ orders: 1, trades: 2, rejections: 0 });
+    expect(plan.counts).toEqual({ orders: 3, trades: 2, rejections: 0 });
   });
 
   test("is a function of the result's content: the same order under another event plans the same hashes", () => {
@@ -214,7 +217,7 @@ describe("planRecord: other outcomes", () => {
       remainingQuantity: "0",
       averagePrice: null,
       order: null,
-      makers: [],
+      affected: [],
     });
     const plan = planRecord(parseRecordInput(submitState(rejected)));
     expect(keys(plan)).toEqual(["REJECTION#e-submit/META"]);
@@ -350,8 +353,11 @@ describe("parseRecordInput: bad input", () => {
     ["a fractional sequence", withTrade({ sequence: 7.5 })],
     ["a trade of another taker", withTrade({ takerOrderId: "X9" })],
     ["a self-match", withTrade({ makerOrderId: "B1" })],
-    ["a trade whose maker has no state", withMatch({ ...validated.match, makers: [S2] })],
-    ["a maker state without a trade", withMatch({ ...validated.match, makers: [S1, S2, { ...S2, orderId: "S3" }] })],
+    ["a trade whose maker has no state", withMatch({ ...validated.match, affected: [S2] })],
+    [
+      "an order state without a trade or prevention",
+      withMatch({ ...validated.match, affected: [S1, S2, { ...S2, orderId: "S3" }] }),
+    ],
     ["an order state of another order", withMatch({ ...validated.match, order: { ...state({}), orderId: "B2" } })],
     [
       "the same trade twice",

@@ -9,6 +9,7 @@ import {
   type Enrichment,
   Identifier,
   InstrumentSymbol,
+  idsOf,
   type OrderState,
   type Trade,
   utcMillis,
@@ -304,16 +305,11 @@ function planRejection(input: Extract<RecordInput, { kind: "REJECTED" }>): Recor
 type Processed = Extract<RecordInput, { kind: "PROCESSED" }>;
 
 function processedSubject({ envelope, processed: { validated } }: Processed): Subject {
-  const ids =
-    validated.kind === "ORDER_SUBMIT"
-      ? validated.order
-      : validated.kind === "ORDER_CANCEL"
-        ? validated.cancel
-        : validated.trade;
+  const ids = idsOf(validated);
   return subjectOf(envelope.id, envelope.source, envelope["detail-type"], validated.eventTime, envelope.detail, {
-    symbol: ids.symbol,
-    clientId: "clientId" in ids ? ids.clientId : undefined,
-    orderId: "orderId" in ids ? ids.orderId : undefined,
+    symbol: ids.symbol ?? undefined,
+    clientId: ids.clientId,
+    orderId: ids.orderId,
   });
 }
 
@@ -362,15 +358,21 @@ function planVenueTrade(input: Processed, decision: VenueTradeDecision): RecordP
   };
 }
 
+/** Why an order other than the command's own changed. */
+const AFFECTED_CAUSE = { FILL: "FILL", ORDER_CANCEL_ALL: "MASS_CANCEL", OTHER: "SELF_TRADE_PREVENTION" } as const;
+const OWN_CAUSE = { ORDER_SUBMIT: "SUBMIT", ORDER_CANCEL: "CANCEL", ORDER_AMEND: "AMEND" } as const;
+type VersionCause = (typeof AFFECTED_CAUSE)[keyof typeof AFFECTED_CAUSE] | (typeof OWN_CAUSE)[keyof typeof OWN_CAUSE];
+
 function planMatch(input: Processed): RecordPlan {
   const subject = processedSubject(input);
   const { validated, enrichment } = input.processed;
-  const match = validated.kind === "TRADE" ? undefined : validated.match;
-  if (!match) throw new Error("an order event needs the engine's match result");
-  if (match.status === "REJECTED" || !match.order) {
+  if (validated.kind === "TRADE" || !validated.match) throw new Error("an order event needs the engine's match result");
+  const match = validated.match;
+  if (match.status === "REJECTED") {
     const reason = match.reason ?? "REJECTED";
     return rejectionPlan(subject, "ENGINE", [reason], match.message ?? "the matching engine rejected the command");
   }
+  const provenance = { eventId: subject.eventId };
   const submission =
     validated.kind === "ORDER_SUBMIT"
       ? {
@@ -380,22 +382,34 @@ function planMatch(input: Processed): RecordPlan {
           enrichment: enrichmentRecord(enrichment),
         }
       : {};
-  const own = versionFact(match.order, validated.kind === "ORDER_SUBMIT" ? "SUBMIT" : "CANCEL", match.trades, {
-    eventId: subject.eventId,
-    ...submission,
+  const own =
+    match.order && validated.kind !== "ORDER_CANCEL_ALL"
+      ? [
+          versionFact(match.order, OWN_CAUSE[validated.kind], match.trades, {
+            ...provenance,
+            ...submission,
+            ...(match.selfTradePreventions.length > 0 ? { selfTradePreventions: match.selfTradePreventions } : {}),
+          }),
+        ]
+      : [];
+  const others = match.affected.map((o) => {
+    const trades = match.trades.filter((t) => t.makerOrderId === o.orderId);
+    const prevented = match.selfTradePreventions.filter((p) => p.restingOrderId === o.orderId);
+    const cause =
+      trades.length > 0
+        ? AFFECTED_CAUSE.FILL
+        : validated.kind === "ORDER_CANCEL_ALL"
+          ? AFFECTED_CAUSE.ORDER_CANCEL_ALL
+          : AFFECTED_CAUSE.OTHER;
+    return versionFact(o, cause, trades, {
+      ...provenance,
+      ...(prevented.length > 0 ? { selfTradePreventions: prevented } : {}),
+    });
   });
-  const makers = match.makers.map((maker) =>
-    versionFact(
-      maker,
-      "FILL",
-      match.trades.filter((t) => t.makerOrderId === maker.orderId),
-      { eventId: subject.eventId },
-    ),
-  );
-  const states = [match.order, ...match.makers];
+  const states = [...(match.order ? [match.order] : []), ...match.affected];
   return {
     subject,
-    facts: [own, ...makers],
+    facts: [...own, ...others],
     states: states.map(stateWrite),
     events: [
       ...match.trades.map((t) => ({
@@ -417,7 +431,7 @@ function planMatch(input: Processed): RecordPlan {
       timestamp: t.timestamp,
       source: subject.source,
     })),
-    counts: { orders: 1, trades: match.trades.length, rejections: 0 },
+    counts: { orders: states.length, trades: match.trades.length, rejections: 0 },
   };
 }
 
@@ -425,10 +439,10 @@ function planMatch(input: Processed): RecordPlan {
  * One version of an order, with the trades it took part in at that version. The taker's version carries every
  * trade of the command and is indexed by symbol (the symbol's trades); any version with fills is indexed by client.
  */
-function versionFact(state: OrderState, cause: "SUBMIT" | "CANCEL" | "FILL", trades: readonly Trade[], extra: Item) {
+function versionFact(state: OrderState, cause: VersionCause, trades: readonly Trade[], extra: Item) {
   const id = `${state.orderId}#${state.version}`;
   const executedAt = trades.length > 0 ? utcMillis(trades[trades.length - 1]!.timestamp) : undefined;
-  const taker = cause !== "FILL";
+  const taker = cause === "SUBMIT" || cause === "AMEND";
   return fact(
     orderVersionKey(state.orderId, state.version),
     { entity: "ORDER_VERSION", cause, ...state, trades },

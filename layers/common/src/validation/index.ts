@@ -3,6 +3,8 @@
 import {
   parseEvent,
   symbolOf,
+  toAmendCommand,
+  toCancelAllCommand,
   toCancelCommand,
   toOrderCommand,
   type ValidatedEvent,
@@ -28,13 +30,17 @@ export async function validateEvent(input: unknown, sources: ValidationSources):
   const event = parsed.event;
   const symbol = symbolOf(event);
   const registry = await sources.instruments();
-  const { violations, checks } = applyRules(event, registry.get(symbol));
+  const { violations, checks } = applyRules(event, symbol === null ? null : registry.get(symbol));
   if (violations.length > 0) throw new ValidationRejected(violations);
   switch (event.kind) {
     case "ORDER_SUBMIT":
       return { ...event, checks, command: toOrderCommand(event.order) };
     case "ORDER_CANCEL":
       return { ...event, checks, command: toCancelCommand(event.cancel) };
+    case "ORDER_AMEND":
+      return { ...event, checks, command: toAmendCommand(event.amend) };
+    case "ORDER_CANCEL_ALL":
+      return { ...event, checks, command: toCancelAllCommand(event.cancelAll) };
     case "TRADE":
       return { ...event, checks };
   }

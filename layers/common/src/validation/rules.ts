@@ -19,7 +19,7 @@ function offGrid(value: string, step: string): boolean {
 interface Priced {
   readonly path: string;
   readonly price: string | null;
-  readonly quantity: string;
+  readonly quantity: string | null;
 }
 
 /** Grid, size, notional and band rules shared by orders and trades. */
@@ -29,14 +29,14 @@ function sizeAndPrice(subject: Priced, instrument: Instrument): RuleOutcome {
   const skipped: string[] = [];
   const { symbol, lotSize, tickSize, maxQuantity, maxNotional } = instrument;
 
-  if (offGrid(quantity, lotSize)) {
+  if (quantity !== null && offGrid(quantity, lotSize)) {
     violations.push({
       reason: "QUANTITY_OFF_LOT",
       path: `${path}.quantity`,
       text: `${quantity} is not a multiple of the lot size ${lotSize}`,
     });
   }
-  if (compareDecimal(quantity, maxQuantity) > 0) {
+  if (quantity !== null && compareDecimal(quantity, maxQuantity) > 0) {
     violations.push({
       reason: "QUANTITY_TOO_LARGE",
       path: `${path}.quantity`,
@@ -53,6 +53,8 @@ function sizeAndPrice(subject: Priced, instrument: Instrument): RuleOutcome {
 
   if (price === null) {
     skipped.push("notional: a market order's is checked by the matching engine at its last trade price");
+  } else if (quantity === null || path === "amend") {
+    skipped.push("notional: an amend's is checked by the matching engine, which holds the order's price and quantity");
   } else {
     const notional = multiply(price, quantity);
     if (compareDecimal(notional, maxNotional) > 0) {
@@ -64,7 +66,7 @@ function sizeAndPrice(subject: Priced, instrument: Instrument): RuleOutcome {
     }
   }
   skipped.push(
-    path === "order"
+    path !== "trade"
       ? "priceBand: checked by the matching engine against its own last trade price"
       : "priceBand: checked once by the recorder against the engine's last trade price",
   );
@@ -73,11 +75,13 @@ function sizeAndPrice(subject: Priced, instrument: Instrument): RuleOutcome {
 
 /**
  * Every rule that applies to the event, all reported at once. Cancels only need a listed symbol (a halted
- * instrument still accepts cancels); orders also need a TRADING instrument; trades also need the quote currency.
+ * instrument still accepts cancels, and a mass cancel over every symbol needs none); orders and amends also need
+ * a TRADING instrument; trades also need the quote currency. `instrument` is null when the event names no symbol.
  */
-export function applyRules(event: NormalizedEvent, instrument: Instrument | undefined): RuleOutcome {
+export function applyRules(event: NormalizedEvent, instrument: Instrument | null | undefined): RuleOutcome {
   const symbol = symbolOf(event);
   const none: ValidationChecks = { skipped: [] };
+  if (instrument === null) return { violations: [], checks: none };
   if (!instrument) {
     return {
       violations: [{ reason: "UNKNOWN_SYMBOL", path: "", text: `${symbol} is not a listed instrument` }],
@@ -86,9 +90,14 @@ export function applyRules(event: NormalizedEvent, instrument: Instrument | unde
   }
   switch (event.kind) {
     case "ORDER_CANCEL":
+    case "ORDER_CANCEL_ALL":
       return { violations: [], checks: none };
-    case "ORDER_SUBMIT": {
-      const outcome = sizeAndPrice({ path: "order", ...event.order }, instrument);
+    case "ORDER_SUBMIT":
+    case "ORDER_AMEND": {
+      const outcome =
+        event.kind === "ORDER_SUBMIT"
+          ? sizeAndPrice({ path: "order", ...event.order }, instrument)
+          : sizeAndPrice({ path: "amend", ...event.amend }, instrument);
       if (instrument.status === "TRADING") return outcome;
       const halted: Violation = {
         reason: "INSTRUMENT_NOT_TRADING",
