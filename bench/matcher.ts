@@ -194,7 +194,7 @@ for (const [clients, window] of [
   const { levels } = await seedBook(1000, 375);
   const n = QUICK ? 20_000 : clients === 1 ? 30_000 : 200_000;
   const run = await drive(n, clients, window, (_c, e) => e.execute(mixed()));
-  const usec = await redisUsecPerCall("evalsha");
+  const usec = await redisUsecPerCall("fcall");
   const book = await new MatchingEngine({ redis: admin, instruments }).depth(SYMBOL, 100_000);
   const restingAfter = [...book.bids, ...book.asks].reduce((s, l) => s + l.orders, 0);
   mix[`${clients}x${window}`] = { ...run, redisUsecPerCall: usec, levelsAtStart: levels, restingAfter };
@@ -212,7 +212,7 @@ for (const size of QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1
   const { levels, seeded } = await seedBook(size, 1000);
   const restingBefore = resting.length;
   const run = await drive(QUICK ? 20_000 : 100_000, 8, 64, (_c, e) => e.execute(mixed()));
-  const usec = await redisUsecPerCall("evalsha");
+  const usec = await redisUsecPerCall("fcall");
   if (size === 1_000) base1k = usec;
   sweep[String(size)] = { ...run, redisUsecPerCall: usec, levels, seedPerSecond: seeded.perSecond, restingBefore };
   sweepRows.push(
@@ -258,7 +258,7 @@ for (const [label, make] of TYPES) {
     if (result.version === null) continue;
     const stats = await admin.info("commandstats");
     for (const [, name, count, time] of stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
-      if (name === "evalsha") usec += Number(time);
+      if (name === "fcall") usec += Number(time);
       else if (name !== "config" && name !== "info") calls += Number(count);
     }
     if (command.type === "LIMIT" || command.type === "MARKET") claims += 1;

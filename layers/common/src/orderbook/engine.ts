@@ -1,5 +1,4 @@
-import type { Cluster, Redis } from "ioredis";
-import { ReplyError } from "ioredis";
+import { Cluster, type Redis, ReplyError } from "ioredis";
 import {
   type DecimalRejection,
   divideRounded,
@@ -11,16 +10,7 @@ import {
   toUnits,
 } from "../decimal";
 import { type Instrument, type InstrumentRegistry, priceBand, type StpMode } from "../instruments";
-import {
-  AMEND_SCRIPT,
-  bookKeys,
-  CANCEL_ALL_SCRIPT,
-  CANCEL_SCRIPT,
-  DEPTH_SCRIPT,
-  LOOKUP_SCRIPT,
-  orderIdKey,
-  SUBMIT_SCRIPT,
-} from "./scripts";
+import { type BookFunction, bookKeys, functionName, LIBRARY_CODE, orderIdKey } from "./scripts";
 import {
   type AmendCommand,
   type BookDepth,
@@ -47,17 +37,6 @@ export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 export const MAX_CANCEL_ALL = 100;
 
 type ScriptReply = string | null;
-
-interface BookScripts {
-  tfSubmit(...args: string[]): Promise<ScriptReply>;
-  tfCancel(...args: string[]): Promise<ScriptReply>;
-  tfAmend(...args: string[]): Promise<ScriptReply>;
-  tfCancelAll(...args: string[]): Promise<ScriptReply>;
-  tfDepth(...args: string[]): Promise<[string[], string[], string, string]>;
-  tfLookup(...args: string[]): Promise<ScriptReply>;
-}
-
-type ScriptedRedis = (Redis | Cluster) & BookScripts;
 
 export interface MatchingEngineOptions {
   readonly redis: Redis | Cluster;
@@ -103,20 +82,30 @@ const STP_BY_CODE = Object.fromEntries(Object.entries(STP_CODES).map(([mode, cod
   SelfTradePrevention["mode"]
 >;
 
-const SCRIPTS = {
-  tfSubmit: SUBMIT_SCRIPT,
-  tfCancel: CANCEL_SCRIPT,
-  tfAmend: AMEND_SCRIPT,
-  tfCancelAll: CANCEL_ALL_SCRIPT,
-  tfDepth: DEPTH_SCRIPT,
-  tfLookup: LOOKUP_SCRIPT,
-};
+const isReply = (err: unknown, pattern: RegExp): boolean => err instanceof ReplyError && pattern.test(String(err));
 
-function defineScripts(redis: Redis | Cluster): ScriptedRedis {
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 9, lua });
+/** Loads the library on every primary; one that has it already keeps it (the name carries the code's hash). */
+async function loadLibrary(redis: Redis | Cluster): Promise<void> {
+  const nodes = redis instanceof Cluster ? redis.nodes("master") : [redis];
+  await Promise.all(
+    nodes.map((node) =>
+      node.call("FUNCTION", "LOAD", LIBRARY_CODE).catch((err: unknown) => {
+        if (!isReply(err, /already exists/)) throw err;
+      }),
+    ),
+  );
+}
+
+/** Calls one of the library's functions, loading the library first where Redis does not have it yet. */
+async function call<T>(redis: Redis | Cluster, fn: BookFunction, keys: string[], args: string[]): Promise<T> {
+  const run = () => redis.fcall(functionName(fn), keys.length, ...keys, ...args) as Promise<T>;
+  try {
+    return await run();
+  } catch (err) {
+    if (!isReply(err, /function not found/i)) throw err;
+    await loadLibrary(redis);
+    return run();
   }
-  return redis as ScriptedRedis;
 }
 
 /** Connection failures and timeouts are retryable; a ReplyError is a real script or data error. */
@@ -140,13 +129,13 @@ function field(input: unknown, key: string): string {
 type Submit = LimitCommand | MarketCommand;
 
 export class MatchingEngine {
-  private readonly redis: ScriptedRedis;
+  private readonly redis: Redis | Cluster;
   private readonly instruments: InstrumentRegistry;
   private readonly ttlSeconds: number;
   private readonly now: () => number;
 
   constructor(options: MatchingEngineOptions) {
-    this.redis = defineScripts(options.redis);
+    this.redis = options.redis;
     this.instruments = options.instruments;
     this.ttlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
     this.now = options.now ?? Date.now;
@@ -212,8 +201,7 @@ export class MatchingEngine {
       return reject(identity(command), "DUPLICATE_ORDER_ID", "this order id is already used on another symbol");
     }
     const reply = await guarded(() =>
-      this.redis.tfSubmit(
-        ...bookKeys(command.symbol, `r:${command.orderId}`),
+      call<ScriptReply>(this.redis, "submit", bookKeys(command.symbol, `r:${command.orderId}`), [
         command.orderId,
         command.clientId,
         ...order,
@@ -221,7 +209,7 @@ export class MatchingEngine {
         fingerprint,
         String(instrument.priceBandBps),
         gridOf(instrument).notionalBound.toString(),
-      ),
+      ]),
     );
     return decode(reply, command, instrument);
   }
@@ -245,13 +233,12 @@ export class MatchingEngine {
 
   private async cancel(command: CancelCommand, instrument: Instrument) {
     const reply = await guarded(() =>
-      this.redis.tfCancel(
-        ...bookKeys(command.symbol, `c:${command.commandId}`),
+      call<ScriptReply>(this.redis, "cancel", bookKeys(command.symbol, `c:${command.commandId}`), [
         command.orderId,
         command.clientId,
         command.commandId,
         ...this.clock(command.timestamp),
-      ),
+      ]),
     );
     return decode(reply, command, instrument);
   }
@@ -270,8 +257,7 @@ export class MatchingEngine {
       lots = quantity.units.toString();
     }
     const reply = await guarded(() =>
-      this.redis.tfAmend(
-        ...bookKeys(command.symbol, `c:${command.commandId}`),
+      call<ScriptReply>(this.redis, "amend", bookKeys(command.symbol, `c:${command.commandId}`), [
         command.orderId,
         command.clientId,
         command.commandId,
@@ -280,21 +266,20 @@ export class MatchingEngine {
         ...this.clock(command.timestamp),
         String(instrument.priceBandBps),
         gridOf(instrument).notionalBound.toString(),
-      ),
+      ]),
     );
     return decode(reply, command, instrument);
   }
 
   private async cancelAll(command: CancelAllCommand, instrument: Instrument, max: number) {
     const reply = await guarded(() =>
-      this.redis.tfCancelAll(
-        ...bookKeys(instrument.symbol, `c:${command.commandId}`),
+      call<ScriptReply>(this.redis, "cancel_all", bookKeys(instrument.symbol, `c:${command.commandId}`), [
         command.clientId,
         command.commandId,
         ...this.clock(command.timestamp),
         String(max),
         massFingerprint(command),
-      ),
+      ]),
     );
     return decode(reply, { ...command, symbol: instrument.symbol }, instrument);
   }
@@ -333,7 +318,9 @@ export class MatchingEngine {
 
   async depth(symbol: string, levels = 10): Promise<BookDepth> {
     const instrument = this.requireInstrument(symbol);
-    const [bids, asks, last, tseq] = await guarded(() => this.redis.tfDepth(...bookKeys(symbol), String(levels)));
+    const [bids, asks, last, tseq] = await guarded(() =>
+      call<[string[], string[], string, string]>(this.redis, "depth", bookKeys(symbol), [String(levels)]),
+    );
     return {
       symbol,
       bids: toLevels(bids, instrument),
@@ -351,7 +338,7 @@ export class MatchingEngine {
   /** The live or retained (terminal) order, as the engine holds it; null when unknown or past retention. */
   async getOrder(symbol: string, orderId: string): Promise<OrderState | null> {
     const instrument = this.requireInstrument(symbol);
-    const rec = await guarded(() => this.redis.tfLookup(...bookKeys(symbol), orderId));
+    const rec = await guarded(() => call<ScriptReply>(this.redis, "lookup", bookKeys(symbol), [orderId]));
     return rec ? orderState(orderId, symbol, rec.split("|"), instrument) : null;
   }
 

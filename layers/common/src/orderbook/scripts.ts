@@ -1,5 +1,8 @@
-// Redis Lua scripts: each engine command is one script execution, so concurrent clients never interleave
-// inside a match. Every key of a symbol carries the hash tag {SYMBOL} and is passed in KEYS (cluster-safe):
+import { createHash } from "node:crypto";
+
+// The engine's Redis Functions library, in Lua: each engine command is one function call (FCALL), atomic like a
+// script, so concurrent clients never interleave inside a match. Every key of a symbol carries the hash tag
+// {SYMBOL} and is passed in KEYS (cluster-safe):
 //
 //   KEYS[1] book    hash: "~" the symbol's sequences and prices (META below); "#B<ticks>" / "#S<ticks>" resting lots
 //                   at a price level; <orderId> a live order's record. Ids never start with "~" or "#".
@@ -39,7 +42,9 @@ export function orderIdKey(orderId: string): string {
 
 const PRELUDE = `
 local INV = 1000000000000000
-local BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[9]
+local SIDES = { 'B', 'S' }
+-- Set per call by reset(): the library's functions are defined once, when it loads.
+local KEYS, ARGV, BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT, S, M
 local function fmt(n) return string.format('%d', n) end
 -- Exact non-negative integers of any size as little-endian limbs of base 10^7: a limb product plus carries
 -- stays below 10^15, inside the 2^53 a double holds exactly.
@@ -103,8 +108,8 @@ local function parse(rec)
            ts = tonumber(ts), version = tonumber(v), stp = stp, po = po, client = cl }
 end
 local function pack(o)
-  return table.concat({ o.side, o.type, fmt(o.price), fmt(o.qty), fmt(o.filled), fmt(o.cancelled), o.status,
-                        fmt(o.seq), o.notional, fmt(o.lseq), fmt(o.ts), fmt(o.version), o.stp, o.po, o.client }, '|')
+  return string.format('%s|%s|%d|%d|%d|%d|%s|%d|%s|%d|%d|%d|%s|%s|%s', o.side, o.type, o.price, o.qty, o.filled,
+                       o.cancelled, o.status, o.seq, o.notional, o.lseq, o.ts, o.version, o.stp, o.po, o.client)
 end
 local function left_of(o) return o.qty - o.filled - o.cancelled end
 local function add_fill(o, price, lots, trade_seq, version)
@@ -131,10 +136,14 @@ local function crosses(side, price, other_price)
   return other_price >= price
 end
 
--- What one command read of the symbol and what it will write: records and level sizes are read in batches
+-- S is what one command read of the symbol and what it will write: records and level sizes are read in batches
 -- (one HMGET per batch) and written once at the end (one HSET and one HDEL on the book hash).
-local S = { raw = {}, rec = {}, live = {}, lv = {}, lv0 = {}, changed = {}, gone = {}, zadd = { B = {}, S = {} },
-            zrem = { B = {}, S = {} }, touched = {}, lines = {} }
+local function reset(keys, args)
+  KEYS, ARGV = keys, args
+  BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[9]
+  S = { raw = {}, rec = {}, live = {}, lv = {}, lv0 = {}, changed = {}, gone = {}, zadd = { B = {}, S = {} },
+        zrem = { B = {}, S = {} }, touched = {}, lines = {} }
+end
 local function fetch(fields)
   local want = {}
   for i = 1, #fields do
@@ -167,17 +176,16 @@ local function add_level(side, price, lots)
   S.lv[f] = level(f) + lots
 end
 
-local M
 -- Reads the symbol's META (with any other fields the command needs, in the same HMGET) and takes the next
 -- command sequence.
 local function begin(fields, now, ttl_ms)
   local all = { '~' }
   for i = 1, #fields do all[i + 1] = fields[i] end
   fetch(all)
-  local m = {}
-  for part in string.gmatch((S.raw['~'] or '0|0|0||0||||') .. '|', '([^|]*)|') do m[#m + 1] = part end
-  M = { cseq = tonumber(m[1]) + 1, oseq = tonumber(m[2]), tseq = tonumber(m[3]), last = m[4], gen = tonumber(m[5]),
-        gents = tonumber(m[6]), best = { B = tonumber(m[7]), S = tonumber(m[8]) }, now = now, ttl_ms = ttl_ms }
+  local c, o, t, last, g, gts, bb, ba = string.match(S.raw['~'] or '0|0|0||0|||',
+    '^(%d+)|(%d+)|(%d+)|(%d*)|(%d)|(%d*)|(%d*)|(%d*)$')
+  M = { cseq = tonumber(c) + 1, oseq = tonumber(o), tseq = tonumber(t), last = last, gen = tonumber(g),
+        gents = tonumber(gts), best = { B = tonumber(bb), S = tonumber(ba) }, now = now, ttl_ms = ttl_ms }
   return M.cseq
 end
 local function retained(id)
@@ -261,12 +269,11 @@ local function apply(id, o, steps, version, ts)
       add_fill(maker, s.price, s.fill, M.tseq, version)
       add_fill(o, s.price, s.fill, M.tseq, version)
       M.last = fmt(s.price)
-      S.lines[#S.lines + 1] = table.concat({ 'T', fmt(M.tseq), fmt(s.price), fmt(s.fill), s.id,
-                                             fmt(left_of(maker)) }, '|')
+      S.lines[#S.lines + 1] = string.format('T|%d|%d|%d|%s|%d', M.tseq, s.price, s.fill, s.id, left_of(maker))
     else
       o.cancelled = o.cancelled + s.mine
       maker.cancelled = maker.cancelled + s.theirs
-      S.lines[#S.lines + 1] = table.concat({ 'P', s.id, s.mode, fmt(s.mine), fmt(s.theirs) }, '|')
+      S.lines[#S.lines + 1] = string.format('P|%s|%s|%d|%d', s.id, s.mode, s.mine, s.theirs)
     end
     if s.fill + s.theirs > 0 then
       maker.version = version
@@ -306,29 +313,31 @@ local function flush(own_id, own, head, fingerprint, ttl)
       if not S.live[id] then own_add[#own_add + 1] = 0; own_add[#own_add + 1] = key end
     end
   end
-  for _, side in ipairs({ 'B', 'S' }) do
-    local zkey, lvkey = book_of(side)
-    if #S.zrem[side] > 0 then redis.call('ZREM', zkey, unpack(S.zrem[side])) end
-    if #S.zadd[side] > 0 then redis.call('ZADD', zkey, unpack(S.zadd[side])) end
-    local lv_add, lv_rem, refresh = {}, {}, false
-    for f, lots in pairs(S.lv) do
-      if string.sub(f, 2, 2) == side and lots ~= S.lv0[f] then
-        local price = tonumber(string.sub(f, 3))
-        if lots > 0 then set[#set + 1] = f; set[#set + 1] = fmt(lots) else del[#del + 1] = f end
-        if S.lv0[f] == 0 and lots > 0 then
-          lv_add[#lv_add + 1] = fmt(price)
-          lv_add[#lv_add + 1] = fmt(price)
-          local best = M.best[side]
-          if not best or (side == 'B' and price > best) or (side == 'S' and price < best) then M.best[side] = price end
-        elseif lots == 0 then
-          lv_rem[#lv_rem + 1] = fmt(price)
-          if price == M.best[side] then refresh = true end
-        end
+  local lv = { B = { add = {}, rem = {} }, S = { add = {}, rem = {} } }
+  for f, lots in pairs(S.lv) do
+    local before = S.lv0[f]
+    if lots ~= before then
+      local side, text = string.sub(f, 2, 2), string.sub(f, 3)
+      local price, best, change = tonumber(text), M.best[side], lv[side]
+      if lots > 0 then set[#set + 1] = f; set[#set + 1] = fmt(lots) else del[#del + 1] = f end
+      if before == 0 then
+        change.add[#change.add + 1] = text
+        change.add[#change.add + 1] = text
+        if not best or (side == 'B' and price > best) or (side == 'S' and price < best) then M.best[side] = price end
+      elseif lots == 0 then
+        change.rem[#change.rem + 1] = text
+        if price == best then change.refresh = true end
       end
     end
-    if #lv_rem > 0 then redis.call('ZREM', lvkey, unpack(lv_rem)) end
-    if #lv_add > 0 then redis.call('ZADD', lvkey, unpack(lv_add)) end
-    if refresh then
+  end
+  for _, side in ipairs(SIDES) do
+    local zkey, lvkey = book_of(side)
+    local change = lv[side]
+    if #S.zrem[side] > 0 then redis.call('ZREM', zkey, unpack(S.zrem[side])) end
+    if #S.zadd[side] > 0 then redis.call('ZADD', zkey, unpack(S.zadd[side])) end
+    if #change.rem > 0 then redis.call('ZREM', lvkey, unpack(change.rem)) end
+    if #change.add > 0 then redis.call('ZADD', lvkey, unpack(change.add)) end
+    if change.refresh then
       local top = side == 'B' and redis.call('ZRANGE', lvkey, -1, -1) or redis.call('ZRANGE', lvkey, 0, 0)
       M.best[side] = tonumber(top[1])
     end
@@ -344,8 +353,8 @@ local function flush(own_id, own, head, fingerprint, ttl)
   end
   if #term > 0 then redis.call('HSET', KEYS[7 + M.gen], unpack(term)) end
   if #del > 0 then redis.call('HDEL', BOOK, unpack(del)) end
-  set[2] = table.concat({ fmt(M.cseq), fmt(M.oseq), fmt(M.tseq), M.last or '', fmt(M.gen), fmt(M.gents),
-                          M.best.B and fmt(M.best.B) or '', M.best.S and fmt(M.best.S) or '' }, '|')
+  set[2] = string.format('%d|%d|%d|%s|%d|%d|%s|%s', M.cseq, M.oseq, M.tseq, M.last, M.gen, M.gents,
+                         M.best.B and fmt(M.best.B) or '', M.best.S and fmt(M.best.S) or '')
   redis.call('HSET', BOOK, unpack(set))
   local out = { head, own and own.status ~= 'R' and pack(own) or '' }
   for i = 1, #S.lines do out[#out + 1] = S.lines[i] end
@@ -355,8 +364,8 @@ local function flush(own_id, own, head, fingerprint, ttl)
   return 'N\\n' .. result
 end
 local function head(reason, version, o, ts, detail)
-  return table.concat({ reason or '', fmt(version), o and o.side or '', fmt(o and o.qty or 0),
-                        fmt(o and o.filled or 0), fmt(o and o.cancelled or 0), fmt(ts), detail or '' }, '|')
+  return string.format('%s|%d|%s|%d|%d|%d|%d|%s', reason or '', version, o and o.side or '', o and o.qty or 0,
+                       o and o.filled or 0, o and o.cancelled or 0, ts, detail or '')
 end
 -- A stored result for this key: a replay when the content matches, else the id was reused.
 local function replayed(fingerprint)
@@ -371,7 +380,7 @@ end
 /** ARGV: orderId, clientId, side B|S, type L|M, price ticks (0 for market), qty lots, tif G|I|F, postOnly 1|0,
  *  self-trade prevention N|W|O|B|D, timestamp ms or "", now ms, ttl seconds, fingerprint, price band bps,
  *  max market notional in tick*lot units. */
-export const SUBMIT_SCRIPT = `${PRELUDE}
+const SUBMIT = `
 local id, client, side, otype = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local price, qty, tif = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local now, ttl, fingerprint = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
@@ -412,7 +421,7 @@ return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
 
 /** ARGV: orderId, clientId, commandId, timestamp ms or "", now ms, ttl seconds. Every outcome is kept under the
  *  command id, rejections too, so a replayed cancel can never act differently from the first delivery. */
-export const CANCEL_SCRIPT = `${PRELUDE}
+const CANCEL = `
 local id, client = ARGV[1], ARGV[2]
 local now, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 local ts = tonumber(ARGV[4]) or now
@@ -442,7 +451,7 @@ return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
 /** ARGV: orderId, clientId, commandId, new price ticks or "", new total qty lots or "", timestamp ms or "", now ms,
  *  ttl seconds, price band bps, max notional in tick*lot units. Reducing the quantity at the same price keeps the order's time priority; any
  *  other change takes it off the book and enters it again as a new arrival, which may trade. */
-export const AMEND_SCRIPT = `${PRELUDE}
+const AMEND = `
 local id, client = ARGV[1], ARGV[2]
 local now, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local ts = tonumber(ARGV[6]) or now
@@ -490,7 +499,7 @@ return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
  *  a mass cancel over every symbol must not replay as, or be replayed by, one over this symbol only). Cancels the
  *  client's live orders on the symbol by order id (lexicographic), at most max; the reply's detail is how many
  *  stay live. */
-export const CANCEL_ALL_SCRIPT = `${PRELUDE}
+const CANCEL_ALL = `
 local client = ARGV[1]
 local now, ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local ts = tonumber(ARGV[3]) or now
@@ -521,7 +530,7 @@ return flush(nil, nil, head(nil, version, nil, ts, fmt(more)), fingerprint, ttl)
 `;
 
 /** ARGV: levels. Returns { bids, asks, last, tseq }; each side a flat list price, lots, orders. */
-export const DEPTH_SCRIPT = `
+const DEPTH = `
 local INV = 1000000000000000
 local n = tonumber(ARGV[1])
 local function side(lv, book, code, rev)
@@ -544,8 +553,40 @@ return { side(KEYS[4], KEYS[2], 'B', true), side(KEYS[5], KEYS[3], 'S', false), 
 `;
 
 /** ARGV: orderId. Returns the live or retained order record, or nil. */
-export const LOOKUP_SCRIPT = `
+const LOOKUP = `
 local id = ARGV[1]
 return redis.call('HGET', KEYS[1], id) or redis.call('HGET', KEYS[7], 'o:' .. id)
   or redis.call('HGET', KEYS[8], 'o:' .. id)
 `;
+
+const FUNCTIONS = {
+  submit: SUBMIT,
+  cancel: CANCEL,
+  amend: AMEND,
+  cancel_all: CANCEL_ALL,
+  depth: DEPTH,
+  lookup: LOOKUP,
+};
+const READ_ONLY: readonly string[] = ["depth", "lookup"];
+export type BookFunction = keyof typeof FUNCTIONS;
+
+/**
+ * One Redis Functions library (Redis >= 7.0): its helpers are defined once, when it loads, not on every call as an
+ * EVAL script's would be. Each command's body runs as a function with the symbol's keys and its arguments.
+ */
+function libraryCode(name: string): string {
+  const registrations = Object.entries(FUNCTIONS).map(
+    ([fn, body]) =>
+      `redis.register_function{ function_name = '${name}_${fn}', flags = { ${READ_ONLY.includes(fn) ? "'no-writes'" : ""} },
+  callback = function(keys, args)
+reset(keys, args)
+${body}
+end }`,
+  );
+  return `#!lua name=${name}\n${PRELUDE}\n${registrations.join("\n")}\n`;
+}
+
+/** The library's name carries a hash of its code: two deployed versions never replace each other's functions. */
+export const LIBRARY_NAME = `tradeflow_${createHash("sha256").update(libraryCode("")).digest("hex").slice(0, 16)}`;
+export const LIBRARY_CODE = libraryCode(LIBRARY_NAME);
+export const functionName = (fn: BookFunction): string => `${LIBRARY_NAME}_${fn}`;
