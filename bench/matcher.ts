@@ -130,8 +130,9 @@ function mixedOf(roll: number): EngineCommandInput {
       quantity: String(1 + rand(10)),
     };
   if (roll < 90) {
-    const target = takeRandom(resting) ?? "none";
-    return { type: "CANCEL", commandId: `x${seq++}`, orderId: target, clientId: "any", symbol: SYMBOL };
+    const orderId = takeRandom(resting) ?? "none";
+    const clientId = owners.get(orderId)?.clientId ?? "none";
+    return { type: "CANCEL", commandId: `x${seq++}`, orderId, clientId, symbol: SYMBOL };
   }
   return amend();
 }
@@ -222,51 +223,54 @@ for (const size of QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1
 results.depthSweep = sweep;
 
 // 4. Redis calls per command, by type, on the 1k book, one command at a time: commandstats counts the calls a
-// script makes. A submit's order-id claim is one more round trip, outside its script, counted apart.
+// function makes. A submit's order-id claim is one more round trip, outside the function, counted apart.
 const perType: Record<string, unknown> = {};
 const typeRows: string[] = [];
 const side = () => (rand(2) ? "BUY" : "SELL");
-const TYPES: [string, () => EngineCommandInput | EngineCommandInput[]][] = [
-  ["GTC limit that rests", () => gtcNearTouch(side(), 375)],
-  ["IOC limit that takes", () => ({ ...(mixedOf(50) as object), timeInForce: "IOC" }) as EngineCommandInput],
-  ["market order", () => mixedOf(57)],
-  ["cancel", () => mixedOf(70)],
-  ["amend: reduce in place", () => ({ ...(amend() as object), price: undefined, quantity: "1" }) as EngineCommandInput],
-  ["amend: reprice", () => ({ ...(amend() as object), quantity: undefined }) as EngineCommandInput],
+const TYPES: [string, (i: number) => { setup?: EngineCommandInput[]; command: EngineCommandInput }][] = [
+  ["GTC limit that rests", () => ({ command: gtcNearTouch(side(), 375) })],
+  ["IOC limit that takes", () => ({ command: mixedOf(50) })],
+  ["market order", () => ({ command: mixedOf(57) })],
+  ["cancel", () => ({ command: mixedOf(70) })],
+  [
+    "amend: reduce in place",
+    () => ({ command: { ...amend(), price: undefined, quantity: "1" } as EngineCommandInput }),
+  ],
+  ["amend: reprice", () => ({ command: { ...amend(), quantity: undefined } as EngineCommandInput })],
   [
     "cancel-all of 10 orders",
-    () => [
-      ...Array.from({ length: 10 }, () => ({ ...gtcNearTouch(side(), 375), clientId: "kill" }) as EngineCommandInput),
-      { type: "CANCEL_ALL", commandId: `k${seq++}`, clientId: "kill", symbol: SYMBOL },
-    ],
+    (i) => ({
+      setup: Array.from({ length: 10 }, () => ({ ...gtcNearTouch(side(), 375), clientId: `kill${i}` })),
+      command: { type: "CANCEL_ALL", commandId: `k${seq++}`, clientId: `kill${i}`, symbol: SYMBOL },
+    }),
   ],
 ];
 const single = new MatchingEngine({ redis: admin, instruments });
 for (const [label, make] of TYPES) {
   await seedBook(1000, 375);
-  const n = QUICK ? 300 : 2000;
-  let measured = 0;
+  const planned = Array.from({ length: QUICK ? 200 : 500 }, (_, i) => make(i));
+  for (const { setup = [] } of planned) for (const c of setup) await single.execute(c);
+  await admin.config("RESETSTAT");
   let claims = 0;
+  for (const { command } of planned) {
+    const result = await single.execute(command);
+    if (result.version !== null && (command.type === "LIMIT" || command.type === "MARKET")) claims += 1;
+  }
   let calls = 0;
   let usec = 0;
-  for (let i = 0; i < n; i++) {
-    const made = make();
-    const [setup, command] = Array.isArray(made) ? [made.slice(0, -1), made.at(-1)!] : [[], made];
-    for (const c of setup) await single.execute(c);
-    await admin.config("RESETSTAT");
-    const result = await single.execute(command);
-    if (result.version === null) continue;
-    const stats = await admin.info("commandstats");
-    for (const [, name, count, time] of stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
-      if (name === "fcall") usec += Number(time);
-      else if (name !== "config" && name !== "info") calls += Number(count);
-    }
-    if (command.type === "LIMIT" || command.type === "MARKET") claims += 1;
-    measured += 1;
+  for (const [, name, count, time] of (await admin.info("commandstats")).matchAll(
+    /cmdstat_(\w+):calls=(\d+),usec=(\d+)/g,
+  )) {
+    if (name === "fcall") usec += Number(time);
+    else if (name !== "config" && name !== "info") calls += Number(count);
   }
-  const row = { commands: measured, callsPerCommand: (calls - claims) / measured, scriptUsec: usec / measured };
+  const row = {
+    commands: planned.length,
+    callsPerCommand: (calls - claims) / planned.length,
+    fcallUsec: usec / planned.length,
+  };
   perType[label] = row;
-  typeRows.push(`| ${label} | ${row.callsPerCommand.toFixed(1)} | ${row.scriptUsec.toFixed(1)} |`);
+  typeRows.push(`| ${label} | ${row.callsPerCommand.toFixed(1)} | ${row.fcallUsec.toFixed(1)} |`);
 }
 results.callsPerType = perType;
 
@@ -278,8 +282,10 @@ console.log("\n### Depth sweep (same mix, 8×64)\n");
 console.log("| resting orders | levels | seed orders/s | mix commands/s | Redis µs/command | vs 1k book |");
 console.log("|---|---|---|---|---|---|");
 for (const r of sweepRows) console.log(r);
-console.log("\n### Redis calls inside the script, per command (1k book; a submit adds its id claim)\n");
-console.log("| command | Redis calls | script µs |");
+console.log(
+  "\n### Redis calls inside the function, per command (1k book, one at a time; a submit adds its id claim)\n",
+);
+console.log("| command | Redis calls | µs per FCALL |");
 console.log("|---|---|---|");
 for (const r of typeRows) console.log(r);
 mkdirSync("bench/results", { recursive: true });

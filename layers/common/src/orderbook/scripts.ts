@@ -7,13 +7,12 @@ import { createHash } from "node:crypto";
 //   KEYS[1] book    hash: "~" the symbol's sequences and prices (META below); "#B<ticks>" / "#S<ticks>" resting lots
 //                   at a price level; <orderId> a live order's record. Ids never start with "~" or "#".
 //   KEYS[2] bids    zset, score 0, member = priceKey(16) .. seq(16) .. orderId  (lex order = price-time priority;
-//   KEYS[3] asks        the bid price key is INV - price so that ascending lex order is best price first)
-//   KEYS[4] bidlv   zset of bid price levels, score = member = price in ticks
-//   KEYS[5] asklv   zset of ask price levels
-//   KEYS[6] owners  zset, score 0, member = clientId .. "|" .. orderId of every live order (mass cancel)
-//   KEYS[7] gen0    hash "o:<id>" -> record of a terminal order. The two generations rotate every TTL, so a
-//   KEYS[8] gen1        terminal order is kept TTL..2*TTL.
-//   KEYS[9] result  string: the command's stored result (fingerprint "\n" result), EX TTL. tf:{S}:r:<orderId> for a
+//   KEYS[3] asks        the bid price key is INV - price so that ascending lex order is best price first). A price
+//                   level is a range of members: its first member gives the next best price, and depth walks them.
+//   KEYS[4] owners  zset, score 0, member = clientId .. "|" .. orderId of every live order (mass cancel)
+//   KEYS[5] gen0    hash "o:<id>" -> record of a terminal order. The two generations rotate every TTL, so a
+//   KEYS[6] gen1        terminal order is kept TTL..2*TTL.
+//   KEYS[7] result  string: the command's stored result (fingerprint "\n" result), EX TTL. tf:{S}:r:<orderId> for a
 //                   submit, tf:{S}:c:<commandId> for a cancel, amend or mass cancel.
 //
 // META: cseq|oseq|tseq|last|gen|gents|bestBid|bestAsk (command, order and trade sequences, last trade price, the
@@ -28,7 +27,7 @@ import { createHash } from "node:crypto";
 // Integers stay below 10^15 (validated before the call), so Lua's doubles hold them exactly; products of two
 // of them (notionals, price bands) use the limb arithmetic below.
 
-export const BOOK_KEY_NAMES = ["book", "bids", "asks", "bidlv", "asklv", "owners", "gen0", "gen1"] as const;
+export const BOOK_KEY_NAMES = ["book", "bids", "asks", "owners", "gen0", "gen1"] as const;
 
 /** The symbol's keys, then the command's result key: `r:<orderId>` for a submit, `c:<commandId>` otherwise. */
 export function bookKeys(symbol: string, result = "-"): string[] {
@@ -44,7 +43,7 @@ const PRELUDE = `
 local INV = 1000000000000000
 local SIDES = { 'B', 'S' }
 -- Set per call by reset(): the library's functions are defined once, when it loads.
-local KEYS, ARGV, BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT, S, M
+local KEYS, ARGV, BOOK, BIDS, ASKS, OWNERS, RESULT, S, M
 local function fmt(n) return string.format('%d', n) end
 -- Exact non-negative integers of any size as little-endian limbs of base 10^7: a limb product plus carries
 -- stays below 10^15, inside the 2^53 a double holds exactly.
@@ -120,10 +119,7 @@ local function add_fill(o, price, lots, trade_seq, version)
   o.lseq, o.version = trade_seq, version
 end
 local function other(side) return side == 'B' and 'S' or 'B' end
-local function book_of(side)
-  if side == 'B' then return BIDS, BIDLV end
-  return ASKS, ASKLV
-end
+local function book_of(side) return side == 'B' and BIDS or ASKS end
 local function price_key(side, price) return string.format('%016d', side == 'B' and INV - price or price) end
 local function member(side, price, seq, id) return price_key(side, price) .. string.format('%016d', seq) .. id end
 local function member_price(side, m)
@@ -140,7 +136,7 @@ end
 -- (one HMGET per batch) and written once at the end (one HSET and one HDEL on the book hash).
 local function reset(keys, args)
   KEYS, ARGV = keys, args
-  BOOK, BIDS, ASKS, BIDLV, ASKLV, OWNERS, RESULT = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[9]
+  BOOK, BIDS, ASKS, OWNERS, RESULT = keys[1], keys[2], keys[3], keys[4], keys[7]
   S = { raw = {}, rec = {}, live = {}, lv = {}, lv0 = {}, changed = {}, gone = {}, zadd = { B = {}, S = {} },
         zrem = { B = {}, S = {} }, touched = {}, lines = {} }
 end
@@ -189,7 +185,7 @@ local function begin(fields, now, ttl_ms)
   return M.cseq
 end
 local function retained(id)
-  return redis.call('HGET', KEYS[7 + M.gen], 'o:' .. id) or redis.call('HGET', KEYS[8 - M.gen], 'o:' .. id)
+  return redis.call('HGET', KEYS[5 + M.gen], 'o:' .. id) or redis.call('HGET', KEYS[6 - M.gen], 'o:' .. id)
 end
 local function touch(id)
   if not S.changed[id] then
@@ -297,49 +293,46 @@ end
 -- Writes everything the command changed, then stores and returns its result.
 local function flush(own_id, own, head, fingerprint, ttl)
   local set, del, term = { '~', '' }, {}, {}
-  local own_add, own_rem = {}, {}
+  local own_add, own_rem, packed = {}, {}, {}
   local ids = { unpack(S.touched) }
   if own_id then ids[#ids + 1] = own_id end
   for _, id in ipairs(ids) do
     local o = S.rec[id]
-    local key = o.client .. '|' .. id
-    if S.gone[id] then
-      if S.live[id] then del[#del + 1] = id; own_rem[#own_rem + 1] = key end
-      term[#term + 1] = 'o:' .. id
-      term[#term + 1] = pack(o)
-    elseif o.status ~= 'R' then
-      set[#set + 1] = id
-      set[#set + 1] = pack(o)
-      if not S.live[id] then own_add[#own_add + 1] = 0; own_add[#own_add + 1] = key end
+    if o.status ~= 'R' then
+      local key, record = o.client .. '|' .. id, pack(o)
+      packed[id] = record
+      if S.gone[id] then
+        if S.live[id] then del[#del + 1] = id; own_rem[#own_rem + 1] = key end
+        term[#term + 1] = 'o:' .. id
+        term[#term + 1] = record
+      else
+        set[#set + 1] = id
+        set[#set + 1] = record
+        if not S.live[id] then own_add[#own_add + 1] = 0; own_add[#own_add + 1] = key end
+      end
     end
   end
-  local lv = { B = { add = {}, rem = {} }, S = { add = {}, rem = {} } }
+  local refresh = {}
   for f, lots in pairs(S.lv) do
     local before = S.lv0[f]
     if lots ~= before then
-      local side, text = string.sub(f, 2, 2), string.sub(f, 3)
-      local price, best, change = tonumber(text), M.best[side], lv[side]
+      local side = string.sub(f, 2, 2)
+      local price, best = tonumber(string.sub(f, 3)), M.best[side]
       if lots > 0 then set[#set + 1] = f; set[#set + 1] = fmt(lots) else del[#del + 1] = f end
       if before == 0 then
-        change.add[#change.add + 1] = text
-        change.add[#change.add + 1] = text
         if not best or (side == 'B' and price > best) or (side == 'S' and price < best) then M.best[side] = price end
-      elseif lots == 0 then
-        change.rem[#change.rem + 1] = text
-        if price == best then change.refresh = true end
+      elseif lots == 0 and price == best then
+        refresh[side] = true
       end
     end
   end
   for _, side in ipairs(SIDES) do
-    local zkey, lvkey = book_of(side)
-    local change = lv[side]
+    local zkey = book_of(side)
     if #S.zrem[side] > 0 then redis.call('ZREM', zkey, unpack(S.zrem[side])) end
     if #S.zadd[side] > 0 then redis.call('ZADD', zkey, unpack(S.zadd[side])) end
-    if #change.rem > 0 then redis.call('ZREM', lvkey, unpack(change.rem)) end
-    if #change.add > 0 then redis.call('ZADD', lvkey, unpack(change.add)) end
-    if change.refresh then
-      local top = side == 'B' and redis.call('ZRANGE', lvkey, -1, -1) or redis.call('ZRANGE', lvkey, 0, 0)
-      M.best[side] = tonumber(top[1])
+    if refresh[side] then
+      local top = redis.call('ZRANGE', zkey, 0, 0)[1]
+      M.best[side] = top and member_price(side, top)
     end
   end
   if #own_rem > 0 then redis.call('ZREM', OWNERS, unpack(own_rem)) end
@@ -347,18 +340,18 @@ local function flush(own_id, own, head, fingerprint, ttl)
   if not M.gents or M.now - M.gents >= M.ttl_ms then
     if M.gents then
       M.gen = 1 - M.gen
-      redis.call('UNLINK', KEYS[7 + M.gen])
+      redis.call('UNLINK', KEYS[5 + M.gen])
     end
     M.gents = M.now
   end
-  if #term > 0 then redis.call('HSET', KEYS[7 + M.gen], unpack(term)) end
+  if #term > 0 then redis.call('HSET', KEYS[5 + M.gen], unpack(term)) end
   if #del > 0 then redis.call('HDEL', BOOK, unpack(del)) end
   set[2] = string.format('%d|%d|%d|%s|%d|%d|%s|%s', M.cseq, M.oseq, M.tseq, M.last, M.gen, M.gents,
                          M.best.B and fmt(M.best.B) or '', M.best.S and fmt(M.best.S) or '')
   redis.call('HSET', BOOK, unpack(set))
-  local out = { head, own and own.status ~= 'R' and pack(own) or '' }
+  local out = { head, own_id and packed[own_id] or '' }
   for i = 1, #S.lines do out[#out + 1] = S.lines[i] end
-  for _, id in ipairs(S.touched) do out[#out + 1] = 'A|' .. id .. '|' .. pack(S.rec[id]) end
+  for _, id in ipairs(S.touched) do out[#out + 1] = 'A|' .. id .. '|' .. packed[id] end
   local result = table.concat(out, '\\n')
   redis.call('SET', RESULT, fingerprint .. '\\n' .. result, 'EX', ttl)
   return 'N\\n' .. result
@@ -531,32 +524,30 @@ return flush(nil, nil, head(nil, version, nil, ts, fmt(more)), fingerprint, ttl)
 
 /** ARGV: levels. Returns { bids, asks, last, tseq }; each side a flat list price, lots, orders. */
 const DEPTH = `
-local INV = 1000000000000000
 local n = tonumber(ARGV[1])
-local function side(lv, book, code, rev)
-  local prices
-  if rev then prices = redis.call('ZRANGE', lv, '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n)
-  else prices = redis.call('ZRANGE', lv, 0, n - 1) end
-  local out = {}
-  for i = 1, #prices do
-    local p = tonumber(prices[i])
-    local key = string.format('%016d', code == 'B' and INV - p or p)
-    out[#out + 1] = prices[i]
-    out[#out + 1] = redis.call('HGET', KEYS[1], '#' .. code .. prices[i])
+-- A level is the run of members that share a price key: the first member after a level starts the next one.
+local function side(code)
+  local book, out, from = book_of(code), {}, '-'
+  while #out < 3 * n do
+    local first = redis.call('ZRANGE', book, from, '+', 'BYLEX', 'LIMIT', 0, 1)[1]
+    if not first then break end
+    local key, price = string.sub(first, 1, 16), member_price(code, first)
+    out[#out + 1] = fmt(price)
+    out[#out + 1] = redis.call('HGET', BOOK, level_field(code, price))
     out[#out + 1] = redis.call('ZLEXCOUNT', book, '[' .. key, '(' .. key .. '~')
+    from = '(' .. key .. '~'
   end
   return out
 end
-local meta = redis.call('HGET', KEYS[1], '~') or '0|0|0|'
+local meta = redis.call('HGET', BOOK, '~') or '0|0|0|'
 local _, _, tseq, last = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)')
-return { side(KEYS[4], KEYS[2], 'B', true), side(KEYS[5], KEYS[3], 'S', false), last, tseq }
+return { side('B'), side('S'), last, tseq }
 `;
 
 /** ARGV: orderId. Returns the live or retained order record, or nil. */
 const LOOKUP = `
 local id = ARGV[1]
-return redis.call('HGET', KEYS[1], id) or redis.call('HGET', KEYS[7], 'o:' .. id)
-  or redis.call('HGET', KEYS[8], 'o:' .. id)
+return redis.call('HGET', BOOK, id) or redis.call('HGET', KEYS[5], 'o:' .. id) or redis.call('HGET', KEYS[6], 'o:' .. id)
 `;
 
 const FUNCTIONS = {
