@@ -17,13 +17,15 @@ import { createHash } from "node:crypto";
 //
 // META: cseq|oseq|tseq|last|gen|gents|bestBid|bestAsk (command, order and trade sequences, last trade price, the
 //   current generation and when it started, the best prices; an empty field is "none").
-// Order record: side|type|price|qty|filled|cancelled|status|seq|notional|lastTradeSeq|submittedAt|version|stp|postOnly|clientId
+// Order record:
+//   side|type|price|qty|filled|cancelled|status|seq|notional|lastTradeSeq|submittedAt|version|stp|postOnly|clientId
 //   (price in ticks, sizes in lots, notional = sum of price ticks * lots over the order's fills, a digit string)
 // Reply: flag "N" (new) | "R" (replayed) | "X" (id reused with other content), then "\n" and the result:
 //   reason|version|side|qty|filled|cancelled|timestamp|detail   (the command's outcome: see engine.ts decode)
 //   the record of the command's order after it ("" for a rejection or a mass cancel)
-//   then one line per event: T|seq|price|lots|makerId|makerRemaining (a trade), P|restingId|mode|incomingLots|restingLots
-//   (a self-trade prevented), A|orderId|record (every other order the command changed, as it left it).
+//   then one line per event: T|seq|price|lots|makerId|makerRemaining (a trade),
+//   P|restingId|mode|incomingLots|restingLots (a self-trade prevented),
+//   A|orderId|record (every other order the command changed, as it left it).
 // Integers stay below 10^15 (validated before the call), so Lua's doubles hold them exactly; products of two
 // of them (notionals, price bands) use the limb arithmetic below.
 
@@ -186,6 +188,20 @@ local function begin(fields, now, ttl_ms)
 end
 local function retained(id)
   return redis.call('HGET', KEYS[5 + M.gen], 'o:' .. id) or redis.call('HGET', KEYS[6 - M.gen], 'o:' .. id)
+end
+-- The live order a cancel or amend targets; else why there is none to act on, and the terminal order for its
+-- owner only: another client learns neither its side nor its sizes.
+local function target(id, client)
+  local o = rec(id)
+  if o then
+    if o.client ~= client then return nil, 'NOT_ORDER_OWNER' end
+    return o
+  end
+  local kept = retained(id)
+  if not kept then return nil, 'UNKNOWN_ORDER' end
+  o = parse(kept)
+  if o.client ~= client then return nil, 'NOT_ORDER_OWNER' end
+  return nil, 'ORDER_NOT_OPEN', o
 end
 local function touch(id)
   if not S.changed[id] then
@@ -422,19 +438,8 @@ local fingerprint = 'C|' .. client .. '|' .. id
 local seen = replayed(fingerprint)
 if seen then return seen end
 local version = begin({ id }, now, ttl * 1000)
-local function done(reason, o)
-  return flush(nil, nil, head(reason, version, o, ts), fingerprint, ttl)
-end
-local o = rec(id)
-if not o then
-  local kept = retained(id)
-  if not kept then return done('UNKNOWN_ORDER') end
-  o = parse(kept)
-  -- Says nothing about another client's order: neither its side nor its sizes.
-  if o.client ~= client then return done('NOT_ORDER_OWNER') end
-  return done('ORDER_NOT_OPEN', o)
-end
-if o.client ~= client then return done('NOT_ORDER_OWNER') end
+local o, reason, terminal = target(id, client)
+if not o then return flush(nil, nil, head(reason, version, terminal, ts), fingerprint, ttl) end
 unrest(id, o)
 o.cancelled, o.version = o.qty - o.filled, version
 finish_order(id, o)
@@ -442,8 +447,9 @@ return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
 `;
 
 /** ARGV: orderId, clientId, commandId, new price ticks or "", new total qty lots or "", timestamp ms or "", now ms,
- *  ttl seconds, price band bps, max notional in tick*lot units. Reducing the quantity at the same price keeps the order's time priority; any
- *  other change takes it off the book and enters it again as a new arrival, which may trade. */
+ *  ttl seconds, price band bps, max notional in tick*lot units. Reducing the quantity at the same price keeps the
+ *  order's time priority; any other change takes it off the book and enters it again as a new arrival, which may
+ *  trade. */
 const AMEND = `
 local id, client = ARGV[1], ARGV[2]
 local now, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -455,18 +461,13 @@ local version = begin({ id }, now, ttl * 1000)
 local function done(reason, o, detail)
   return flush(nil, nil, head(reason, version, o, ts, detail), fingerprint, ttl)
 end
-local o = rec(id)
-if not o then
-  local kept = retained(id)
-  if not kept then return done('UNKNOWN_ORDER') end
-  o = parse(kept)
-  if o.client ~= client then return done('NOT_ORDER_OWNER') end
-  return done('ORDER_NOT_OPEN', o)
-end
-if o.client ~= client then return done('NOT_ORDER_OWNER') end
+local o, reason, terminal = target(id, client)
+if not o then return done(reason, terminal) end
 local price, qty = tonumber(ARGV[4]) or o.price, tonumber(ARGV[5]) or o.qty
 if qty <= o.filled + o.cancelled then return done('AMEND_QUANTITY_TOO_LOW', o) end
-if cmp_products(price, qty, ARGV[10], 1) > 0 then return done('NOTIONAL_TOO_LARGE', o, fmt(price) .. ':' .. ARGV[10] .. ':' .. fmt(qty)) end
+if cmp_products(price, qty, ARGV[10], 1) > 0 then
+  return done('NOTIONAL_TOO_LARGE', o, fmt(price) .. ':' .. ARGV[10] .. ':' .. fmt(qty))
+end
 if price ~= o.price and outside_band(price, tonumber(ARGV[9])) then
   return done('PRICE_OUTSIDE_BAND', o, M.last .. ':' .. ARGV[9])
 end
@@ -547,7 +548,8 @@ return { side('B'), side('S'), last, tseq }
 /** ARGV: orderId. Returns the live or retained order record, or nil. */
 const LOOKUP = `
 local id = ARGV[1]
-return redis.call('HGET', BOOK, id) or redis.call('HGET', KEYS[5], 'o:' .. id) or redis.call('HGET', KEYS[6], 'o:' .. id)
+return redis.call('HGET', BOOK, id) or redis.call('HGET', KEYS[5], 'o:' .. id)
+  or redis.call('HGET', KEYS[6], 'o:' .. id)
 `;
 
 const FUNCTIONS = {
