@@ -10,7 +10,7 @@ import {
   toUnits,
 } from "../decimal";
 import { type Instrument, type InstrumentRegistry, priceBand, type StpMode } from "../instruments";
-import { type BookFunction, bookKeys, functionName, LIBRARY_CODE, orderIdKey } from "./scripts";
+import { type BookFunction, bookKeys, commandKey, functionName, LIBRARY_CODE, orderIdKey } from "./scripts";
 import {
   type AmendCommand,
   type BookDepth,
@@ -294,7 +294,7 @@ export class MatchingEngine {
     const fingerprint = massFingerprint(command);
     const stored = await Promise.all(
       [...this.instruments.keys()].map((symbol) =>
-        guarded(() => this.redis.get(bookKeys(symbol, `c:${command.commandId}`).at(-1)!)),
+        guarded(() => this.redis.get(commandKey(symbol, `c:${command.commandId}`))),
       ),
     );
     if (stored.some((seen) => seen !== null && !seen.startsWith(`${fingerprint}\n`))) {
@@ -401,7 +401,8 @@ function identity(command: EngineCommand): CommandIdentity {
   };
 }
 
-function reject(command: CommandIdentity, reason: RejectReason, message: string): CommandResult {
+/** A command's result with nothing done: no order, no trade, every size zero; callers set status and reason. */
+function blank(command: CommandIdentity): CommandResult {
   return {
     commandType: command.type,
     orderId: command.orderId,
@@ -409,8 +410,8 @@ function reject(command: CommandIdentity, reason: RejectReason, message: string)
     symbol: command.symbol,
     side: command.side ?? null,
     status: "REJECTED",
-    reason,
-    message,
+    reason: null,
+    message: null,
     quantity: command.quantity !== undefined && parseDecimal(command.quantity) ? command.quantity : "0",
     filledQuantity: "0",
     remainingQuantity: "0",
@@ -426,6 +427,10 @@ function reject(command: CommandIdentity, reason: RejectReason, message: string)
   };
 }
 
+function reject(command: CommandIdentity, reason: RejectReason, message: string): CommandResult {
+  return { ...blank(command), reason, message };
+}
+
 /** What a mass cancel's command id stands for: its client and its scope, one symbol or every symbol ("*"). */
 function massFingerprint(command: CancelAllCommand): string {
   return `M|${command.clientId}|${command.symbol ?? "*"}`;
@@ -434,10 +439,8 @@ function massFingerprint(command: CancelAllCommand): string {
 /** A mass cancel's result before its orders are added. */
 function mass(command: CancelAllCommand, symbol: string | null): CommandResult {
   return {
-    ...reject({ type: "CANCEL_ALL", orderId: null, clientId: command.clientId, symbol }, "INVALID_COMMAND", ""),
+    ...blank({ type: "CANCEL_ALL", orderId: null, clientId: command.clientId, symbol }),
     status: "CANCELLED",
-    reason: null,
-    message: null,
     openOrdersLeft: 0,
   };
 }
@@ -622,7 +625,7 @@ function decode(
     command.type === "CANCEL_ALL"
       ? { ...mass(command, symbol), openOrdersLeft: Number(detail) }
       : {
-          ...reject(identity(command), "INVALID_COMMAND", ""),
+          ...blank(identity(command)),
           side: orderSide,
           status: order?.status ?? "REJECTED",
           reason: rejectReason,

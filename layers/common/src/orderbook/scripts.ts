@@ -31,9 +31,12 @@ import { createHash } from "node:crypto";
 
 export const BOOK_KEY_NAMES = ["book", "bids", "asks", "owners", "gen0", "gen1"] as const;
 
-/** The symbol's keys, then the command's result key: `r:<orderId>` for a submit, `c:<commandId>` otherwise. */
+/** Where a command's result is kept: `r:<orderId>` for a submit, `c:<commandId>` otherwise. */
+export const commandKey = (symbol: string, id: string): string => `tf:{${symbol}}:${id}`;
+
+/** The symbol's keys, then the command's result key (a placeholder for the read-only functions). */
 export function bookKeys(symbol: string, result = "-"): string[] {
-  return [...BOOK_KEY_NAMES.map((name) => `tf:{${symbol}}:${name}`), `tf:{${symbol}}:${result}`];
+  return [...BOOK_KEY_NAMES.map((name) => commandKey(symbol, name)), commandKey(symbol, result)];
 }
 
 /** The key that claims an order id for one symbol: order ids are unique across symbols. */
@@ -229,10 +232,10 @@ local function finish_order(id, o)
   if o.status == 'F' or o.status == 'C' then S.gone[id] = true end
 end
 
--- The steps of matching order o (id, with 'left' lots to trade) against the other side, best first, without
+-- The steps of matching order o (with 'left' lots to trade) against the other side, best first, without
 -- writing anything, so a fill-or-kill order can be refused before any step is applied. Self-trade prevention
 -- by o's mode: W cancels o (the newest), O the resting order, B both, D decrements both by the smaller size.
-local function walk(id, o, left)
+local function walk(o, left)
   local side = other(o.side)
   local zkey = book_of(side)
   local max = '+'
@@ -240,14 +243,15 @@ local function walk(id, o, left)
   local steps, offset, batch = {}, 0, 4
   while left > 0 do
     local ms = redis.call('ZRANGE', zkey, '-', max, 'BYLEX', 'LIMIT', offset, batch)
-    local fields = {}
+    local ids, prices, fields = {}, {}, {}
     for i = 1, #ms do
-      fields[#fields + 1] = string.sub(ms[i], 33)
-      fields[#fields + 1] = level_field(side, member_price(side, ms[i]))
+      ids[i], prices[i] = string.sub(ms[i], 33), member_price(side, ms[i])
+      fields[#fields + 1] = ids[i]
+      fields[#fields + 1] = level_field(side, prices[i])
     end
     fetch(fields)
     for i = 1, #ms do
-      local mid, price = string.sub(ms[i], 33), member_price(side, ms[i])
+      local mid, price = ids[i], prices[i]
       local maker = rec(mid)
       local avail = left_of(maker)
       local step = { id = mid, price = price, fill = 0, mine = 0, theirs = 0 }
@@ -271,11 +275,10 @@ local function walk(id, o, left)
   end
   return steps
 end
-local function apply(id, o, steps, version, ts)
+local function apply(o, steps, version)
   local side = other(o.side)
   for _, s in ipairs(steps) do
     local maker = S.rec[s.id]
-    local was_left = left_of(maker)
     if s.fill > 0 then
       M.tseq = M.tseq + 1
       add_fill(maker, s.price, s.fill, M.tseq, version)
@@ -416,13 +419,13 @@ elseif M.last ~= '' and cmp_products(M.last, qty, ARGV[15], 1) > 0 then
 end
 
 local steps = {}
-if opposite and (otype == 'M' or crosses(side, price, opposite)) then steps = walk(id, o, qty) end
+if opposite and (otype == 'M' or crosses(side, price, opposite)) then steps = walk(o, qty) end
 if tif == 'F' then
   local fills = 0
   for _, s in ipairs(steps) do fills = fills + s.fill end
   if fills < qty then return refuse('FOK_NOT_FILLABLE') end
 end
-apply(id, o, steps, version, ts)
+apply(o, steps, version)
 if left_of(o) > 0 and otype == 'L' and tif == 'G' then rest(id, o) else o.cancelled = o.qty - o.filled end
 finish_order(id, o)
 return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
@@ -481,7 +484,7 @@ if price == o.price and qty <= o.qty then
 else
   unrest(id, o)
   o.price, o.qty = price, qty
-  if crossing then apply(id, o, walk(id, o, left_of(o)), version, ts) end
+  if crossing then apply(o, walk(o, left_of(o)), version) end
   if left_of(o) > 0 then rest(id, o) end
 end
 o.version = version

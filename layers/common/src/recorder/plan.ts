@@ -358,10 +358,9 @@ function planVenueTrade(input: Processed, decision: VenueTradeDecision): RecordP
   };
 }
 
-/** Why an order other than the command's own changed. */
-const AFFECTED_CAUSE = { FILL: "FILL", ORDER_CANCEL_ALL: "MASS_CANCEL", OTHER: "SELF_TRADE_PREVENTION" } as const;
+/** Why an order version exists: its own command, or (FILL, SELF_TRADE_PREVENTION, MASS_CANCEL) another order's. */
 const OWN_CAUSE = { ORDER_SUBMIT: "SUBMIT", ORDER_CANCEL: "CANCEL", ORDER_AMEND: "AMEND" } as const;
-type VersionCause = (typeof AFFECTED_CAUSE)[keyof typeof AFFECTED_CAUSE] | (typeof OWN_CAUSE)[keyof typeof OWN_CAUSE];
+type VersionCause = (typeof OWN_CAUSE)[keyof typeof OWN_CAUSE] | "FILL" | "SELF_TRADE_PREVENTION" | "MASS_CANCEL";
 
 function planMatch(input: Processed): RecordPlan {
   const subject = processedSubject(input);
@@ -396,11 +395,7 @@ function planMatch(input: Processed): RecordPlan {
     const trades = match.trades.filter((t) => t.makerOrderId === o.orderId);
     const prevented = match.selfTradePreventions.filter((p) => p.restingOrderId === o.orderId);
     const cause =
-      trades.length > 0
-        ? AFFECTED_CAUSE.FILL
-        : validated.kind === "ORDER_CANCEL_ALL"
-          ? AFFECTED_CAUSE.ORDER_CANCEL_ALL
-          : AFFECTED_CAUSE.OTHER;
+      trades.length > 0 ? "FILL" : validated.kind === "ORDER_CANCEL_ALL" ? "MASS_CANCEL" : "SELF_TRADE_PREVENTION";
     return versionFact(o, cause, trades, {
       ...provenance,
       ...(prevented.length > 0 ? { selfTradePreventions: prevented } : {}),
