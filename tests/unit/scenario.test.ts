@@ -33,7 +33,7 @@ import {
   type ScenarioOptions,
   scenarioExpectations,
   TIMING_DEPENDENT_REFUSALS,
-} from "../../local/scenario";
+} from "../../scripts/scenario";
 import { loadTemplate, TemplateResolver } from "../../local/template";
 import { ReferenceBook } from "../support/reference-book";
 
