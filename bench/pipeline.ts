@@ -13,9 +13,9 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { FunctionUsage } from "../local/functions";
-import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../scripts/scenario";
 import { startLocalStack } from "../local/stack";
 import type { Execution } from "../local/workflow";
+import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../scripts/scenario";
 
 const { values } = parseArgs({
   options: {

@@ -10,13 +10,13 @@ import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { deadLetterQueues } from "../local/dead-letters";
-import { buildScenario, scenarioExpectations, TIMING_DEPENDENT_REFUSALS } from "./scenario";
 import { repoRoot } from "../local/servers";
 import { type LocalStack, startLocalStack } from "../local/stack";
 import { refuseIfRunning, removeStackFile, stackInfo, writeStackFile } from "../local/stack-file";
 import { loadTemplate } from "../local/template";
 import { formatTrace, type TraceRecord, traceRecord } from "../local/traces";
 import type { Execution } from "../local/workflow";
+import { buildScenario, scenarioExpectations, TIMING_DEPENDENT_REFUSALS } from "./scenario";
 
 const { values: args } = parseArgs({
   options: {

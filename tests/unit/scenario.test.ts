@@ -25,6 +25,7 @@ import {
   priceBand,
 } from "../../layers/common/src/instruments";
 import { type ValidationSources, validateEvent } from "../../layers/common/src/validation";
+import { loadTemplate, TemplateResolver } from "../../local/template";
 import {
   buildScenario,
   SCENARIO_DEFECTS,
@@ -34,7 +35,6 @@ import {
   scenarioExpectations,
   TIMING_DEPENDENT_REFUSALS,
 } from "../../scripts/scenario";
-import { loadTemplate, TemplateResolver } from "../../local/template";
 import { ReferenceBook } from "../support/reference-book";
 
 // What a deployed stack reads from SSM: template.yaml's defaults.
