@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { compileEventPattern } from "./event-pattern";
+import { entrySize, jsonDepthExceeds, MAX_JSON_DEPTH, PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES } from "./limits";
 
 export interface EventEnvelope {
   readonly version: "0";
@@ -91,7 +92,6 @@ export const PutEventsRequest = z.object({
   EndpointId: z.string().optional(),
 });
 
-const MAX_ENTRY_BYTES = 256 * 1024;
 const MAX_RETRY_DELAY_MS = 60_000;
 
 function isoSeconds(date: Date): string {
@@ -130,28 +130,48 @@ export class LocalEventBus {
     return this.options.rules;
   }
 
-  /** PutEvents: every entry gets an EventId or an error code, as the API returns them. */
+  get arn(): string {
+    return this.options.arn;
+  }
+
+  get accountId(): string {
+    return this.options.accountId;
+  }
+
+  /** Whether a request's EventBusName (a name or an ARN) names this bus. */
+  isBus(nameOrArn: string): boolean {
+    return nameOrArn === this.options.name || nameOrArn === this.options.arn;
+  }
+
+  /**
+   * PutEvents: every entry gets an EventId or an error code, as the API returns them. A request with no entries,
+   * more than 10, or entries over 256 KB in total (as AWS sizes them) is refused whole, with AWS's messages.
+   */
   putEvents(request: unknown): { FailedEntryCount: number; Entries: PutEventsResultEntry[] } {
     const parsed = PutEventsRequest.safeParse(request);
     if (!parsed.success) throw new EventBridgeError("ValidationException", z.prettifyError(parsed.error));
     const { Entries } = parsed.data;
-    if (Entries.length < 1 || Entries.length > 10)
-      throw new EventBridgeError("ValidationException", "Entries must hold 1 to 10 entries");
+    const count = Entries.length;
+    if (count < 1 || count > PUT_EVENTS_MAX_ENTRIES)
+      throw new EventBridgeError(
+        "ValidationException",
+        `1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint: Member must have length ${count < 1 ? "greater than or equal to 1" : `less than or equal to ${PUT_EVENTS_MAX_ENTRIES}`}`,
+      );
+    if (Entries.reduce((sum, entry) => sum + entrySize(entry), 0) > PUT_EVENTS_MAX_BYTES)
+      throw new EventBridgeError("ValidationException", "Total size of the entries in the request is over the limit.");
     const results = Entries.map((entry) => this.putEntry(entry));
     return { FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results };
   }
 
   private putEntry(entry: z.infer<typeof PutEventsRequestEntry>): PutEventsResultEntry {
     const bus = entry.EventBusName ?? "default";
-    if (bus !== this.options.name && bus !== this.options.arn && bus !== "default")
+    if (!this.isBus(bus) && bus !== "default")
       return { ErrorCode: "ResourceNotFoundException", ErrorMessage: `Event bus ${bus} does not exist.` };
     if (!entry.Source || !entry.DetailType || entry.Detail === undefined)
       return { ErrorCode: "InvalidArgument", ErrorMessage: "Parameters Source, DetailType and Detail are required." };
-    if (Buffer.byteLength(JSON.stringify(entry)) > MAX_ENTRY_BYTES)
-      return {
-        ErrorCode: "InvalidArgument",
-        ErrorMessage: "Total size of the entries in the request is over the limit.",
-      };
+    // Checked before parsing: a detail nested deeper than the envelope's consumers can serialize must never be accepted.
+    if (jsonDepthExceeds(entry.Detail, MAX_JSON_DEPTH))
+      return { ErrorCode: "MalformedDetail", ErrorMessage: `Detail is nested deeper than ${MAX_JSON_DEPTH} levels.` };
     let detail: unknown;
     try {
       detail = JSON.parse(entry.Detail);

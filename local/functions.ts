@@ -203,6 +203,10 @@ class FunctionContainer {
     return !this.ended;
   }
 
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
   async invoke(event: unknown): Promise<unknown> {
     await this.ready;
     if (this.ended) throw new LambdaFunctionError("Runtime.ExitError", `${this.fn.name} is not running`);
@@ -301,6 +305,13 @@ class FunctionPool {
     }
   }
 
+  /** Ends every container with an invocation in flight, as a sandbox that crashes: each gets Runtime.ExitError. */
+  crashBusy(): number {
+    const busy = [...this.containers].filter((c) => c.busy);
+    for (const container of busy) void container.stop();
+    return busy.length;
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.containers].map((c) => c.stop()));
   }
@@ -367,6 +378,12 @@ export class FunctionHost {
     const pool = fn && this.pools.get(fn.logicalId);
     if (!pool) return Promise.reject(new LambdaFunctionError("Lambda.ResourceNotFoundException", `no function ${id}`));
     return pool.invoke(event);
+  }
+
+  /** Fault injection: crashes the function's containers that are running an invocation; how many there were. */
+  crashBusy(id: string): number {
+    const fn = this.find(id);
+    return (fn && this.pools.get(fn.logicalId)?.crashBusy()) ?? 0;
   }
 
   /** Every function's completed invocations, their CPU and the AWS requests they made, since the host started. */

@@ -1,73 +1,81 @@
 // One local endpoint for SDKs and the aws CLI (--endpoint-url): the Step Functions API subset and EventBridge
-// PutEvents are served here (the local state machine and bus); DynamoDB calls are passed to DynamoDB Local and
-// everything else (SQS, SNS, SSM, Secrets Manager, the rest of EventBridge) to moto, byte for byte.
+// PutEvents, ListRules, DescribeRule and ListTargetsByRule are served here (the local state machine and bus);
+// DynamoDB calls are passed to DynamoDB Local, and the other services the stack runs on moto (SQS, SNS, SSM,
+// Secrets Manager, the rest of EventBridge) to moto, byte for byte. Anything else is AWS's UnknownOperationException.
+// Every request body is capped (limits.ts) without buffering more than the cap. The gateway also answers as an
+// HTTP proxy (absolute request URLs), which is how the aws CLI reaches StartSyncExecution's `sync-` host.
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import { Transform } from "node:stream";
 import { z } from "zod";
+import { eventBridgeApi, servesEventBridge } from "./eventbridge-api";
 import { EventBridgeError, type LocalEventBus } from "./eventbus";
-import { type Execution, type ExecutionStatus, type LocalStateMachine, StepFunctionsError } from "./workflow";
+import { API_BODY_MAX_BYTES, PASSTHROUGH_BODY_MAX_BYTES } from "./limits";
+import { type MessageMoveTasks, SqsError } from "./sqs-move-task";
+import { StepFunctionsApi } from "./stepfunctions-api";
+import { type LocalStateMachine, StepFunctionsError } from "./workflow";
 
 export interface GatewayBackends {
   readonly machines: readonly LocalStateMachine[];
   readonly bus: LocalEventBus;
   readonly dynamoEndpoint: string;
   readonly motoEndpoint: string;
+  /** SQS's dead-letter redrive (StartMessageMoveTask...), which moto lacks. */
+  readonly moveTasks?: MessageMoveTasks;
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+/** X-Amz-Target prefixes passed on, by backend; a prefix listed nowhere is an unknown operation. */
+const DYNAMODB_TARGETS = ["DynamoDB_20120810.", "DynamoDBStreams_20120810."];
+const MOTO_TARGETS = ["AWSEvents.", "AmazonSQS.", "AmazonSSM.", "secretsmanager."];
 
-function summary(e: Execution) {
-  return {
-    executionArn: e.executionArn,
-    stateMachineArn: e.stateMachineArn,
-    name: e.name,
-    status: e.status,
-    startDate: seconds(e.startDate),
-    stopDate: seconds(e.stopDate),
-  };
+type Route =
+  | { readonly kind: "stepFunctions" | "eventBridge" | "sqsMoveTask"; readonly operation: string }
+  | { readonly kind: "proxy"; readonly endpoint: string }
+  | { readonly kind: "unknown" };
+
+function route(req: IncomingMessage, backends: GatewayBackends): Route {
+  const target = String(req.headers["x-amz-target"] ?? "");
+  const [service = "", operation = ""] = target.split(".");
+  if (service === "AWSStepFunctions") return { kind: "stepFunctions", operation };
+  if (service === "AWSEvents" && servesEventBridge(operation)) return { kind: "eventBridge", operation };
+  if (backends.moveTasks?.serves(target)) return { kind: "sqsMoveTask", operation };
+  if (DYNAMODB_TARGETS.some((p) => target.startsWith(p))) return { kind: "proxy", endpoint: backends.dynamoEndpoint };
+  if (MOTO_TARGETS.some((p) => target.startsWith(p))) return { kind: "proxy", endpoint: backends.motoEndpoint };
+  // The query protocol (SNS, and SQS from older clients) names its action in a form body or the query string.
+  const form = String(req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
+  if (!target && (form || /[?&]Action=/.test(req.url ?? ""))) return { kind: "proxy", endpoint: backends.motoEndpoint };
+  return { kind: "unknown" };
 }
 
-function described(e: Execution) {
-  return {
-    ...summary(e),
-    input: e.input,
-    inputDetails: { included: true },
-    ...(e.output !== undefined && { output: e.output, outputDetails: { included: true } }),
-    ...(e.error !== undefined && { error: e.error, cause: e.cause }),
-  };
+class BodyTooLarge extends Error {
+  override readonly name = "BodyTooLarge";
 }
 
-function page<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined) {
-  const start = nextToken ? Number(Buffer.from(nextToken, "base64url").toString()) : 0;
-  if (!Number.isInteger(start) || start < 0) throw new StepFunctionsError("InvalidToken", "Invalid Token");
-  const size = maxResults && maxResults > 0 ? Math.min(maxResults, 1000) : 100;
-  const end = start + size;
-  return {
-    items: items.slice(start, end),
-    nextToken: end < items.length ? Buffer.from(String(end)).toString("base64url") : undefined,
-  };
+/** The request body, or BodyTooLarge once it passes `max` bytes (the rest is read and dropped, never kept). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] | undefined = Number(req.headers["content-length"] ?? 0) > max ? undefined : [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) chunks = undefined;
+      chunks?.push(chunk);
+    });
+    req.on("end", () => (chunks ? resolve(Buffer.concat(chunks)) : reject(new BodyTooLarge())));
+    req.on("error", reject);
+  });
 }
-
-const Arn = z.object({ stateMachineArn: z.string() });
-const ExecArn = z.object({ executionArn: z.string() });
-const Start = Arn.extend({ name: z.string().optional(), input: z.string().default("{}") });
-const List = Arn.extend({
-  statusFilter: z.enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]).optional(),
-  maxResults: z.number().int().optional(),
-  nextToken: z.string().optional(),
-});
-const History = ExecArn.extend({
-  maxResults: z.number().int().optional(),
-  nextToken: z.string().optional(),
-  reverseOrder: z.boolean().default(false),
-  includeExecutionData: z.boolean().default(true),
-});
 
 export class Gateway {
   private readonly server: Server;
   private backends: GatewayBackends | undefined;
+  private readonly stepFunctions = new StepFunctionsApi(() => this.backends?.machines ?? []);
 
   constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) =>
+      this.handle(req, res).catch((err: unknown) =>
+        reply(res, 500, { __type: "InternalFailure", message: err instanceof Error ? err.message : String(err) }),
+      ),
+    );
     // Longer than the SDKs' idle sockets live, so a client never reuses a connection the server is closing.
     this.server.keepAliveTimeout = 65_000;
   }
@@ -92,114 +100,73 @@ export class Gateway {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private machine(arn: string): LocalStateMachine {
-    const machine = this.backends?.machines.find((m) => m.arn === arn);
-    if (!machine) throw new StepFunctionsError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${arn}'`);
-    return machine;
-  }
-
-  private execution(arn: string): Execution {
-    for (const machine of this.backends?.machines ?? []) {
-      const execution = machine.find(arn);
-      if (execution) return execution;
-    }
-    throw new StepFunctionsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
-  }
-
-  private async stepFunctions(operation: string, body: unknown): Promise<unknown> {
-    switch (operation) {
-      case "StartExecution": {
-        const p = Start.parse(body);
-        const e = this.machine(p.stateMachineArn).start(p.input, p.name);
-        return { executionArn: e.executionArn, startDate: seconds(e.startDate) };
-      }
-      case "StartSyncExecution": {
-        const p = Start.parse(body);
-        const e = await this.machine(p.stateMachineArn).startSync(p.input, p.name);
-        const billed = Math.ceil(((e.stopDate ?? Date.now()) - e.startDate) / 100) * 100;
-        return { ...described(e), billingDetails: { billedMemoryUsedInMB: 64, billedDurationInMilliseconds: billed } };
-      }
-      case "DescribeExecution":
-        return described(this.execution(ExecArn.parse(body).executionArn));
-      case "ListExecutions": {
-        const p = List.parse(body);
-        const { items, nextToken } = page(
-          this.machine(p.stateMachineArn).list(p.statusFilter as ExecutionStatus | undefined),
-          p.maxResults,
-          p.nextToken,
-        );
-        return { executions: items.map(summary), nextToken };
-      }
-      case "GetExecutionHistory": {
-        const p = History.parse(body);
-        const events = [...this.execution(p.executionArn).history];
-        if (p.reverseOrder) events.reverse();
-        const { items, nextToken } = page(events, p.maxResults, p.nextToken);
-        return { events: items.map((e) => ({ ...e, timestamp: seconds(e.timestamp) })), nextToken };
-      }
-      case "DescribeStateMachine": {
-        const m = this.machine(Arn.parse(body).stateMachineArn);
-        return {
-          stateMachineArn: m.arn,
-          name: m.name,
-          status: "ACTIVE",
-          type: m.options.type,
-          definition: JSON.stringify(m.options.definition),
-          roleArn: m.arn.replace(/:states:.*/, ":iam::local:role/local"),
-          creationDate: seconds(m.createdAt),
-        };
-      }
-      case "ListStateMachines":
-        return {
-          stateMachines: (this.backends?.machines ?? []).map((m) => ({
-            stateMachineArn: m.arn,
-            name: m.name,
-            type: m.options.type,
-            creationDate: seconds(m.createdAt),
-          })),
-        };
-      default:
-        throw new StepFunctionsError("UnknownOperationException", `the local stack does not serve ${operation}`);
-    }
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = String(req.headers["x-amz-target"] ?? "");
     const backends = this.backends;
     if (!backends) return reply(res, 503, { __type: "ServiceUnavailable", message: "the local stack is starting" });
-    if (target.startsWith("DynamoDB")) return proxy(req, res, backends.dynamoEndpoint);
-    const [service, operation = ""] = target.split(".");
-    if (service !== "AWSStepFunctions" && target !== "AWSEvents.PutEvents")
-      return proxy(req, res, backends.motoEndpoint);
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    // As a proxy the gateway gets absolute URLs (http://sync-127.0.0.1:port/); the backends want the path.
+    if (req.url && !req.url.startsWith("/")) req.url = req.url.replace(/^[a-z]+:\/\/[^/?]*/i, "") || "/";
+    const to = route(req, backends);
+    if (to.kind === "proxy") return proxy(req, res, to.endpoint);
+    if (to.kind === "unknown") {
+      req.resume();
+      return reply(res, 400, { __type: "UnknownOperationException" });
+    }
+    const protocol = to.kind === "eventBridge" ? "1.1" : "1.0";
     try {
-      const body: unknown = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+      const text = (await readBody(req, API_BODY_MAX_BYTES)).toString();
+      const body: unknown = JSON.parse(text || "{}");
       const result =
-        service === "AWSStepFunctions" ? await this.stepFunctions(operation, body) : backends.bus.putEvents(body);
-      reply(res, 200, result);
+        to.kind === "stepFunctions"
+          ? await this.stepFunctions.call(to.operation, body)
+          : to.kind === "sqsMoveTask"
+            ? await backends.moveTasks?.serve(to.operation, body)
+            : eventBridgeApi(backends.bus, to.operation as Parameters<typeof eventBridgeApi>[1], body);
+      reply(res, 200, result, protocol);
     } catch (err) {
-      const known = err instanceof StepFunctionsError || err instanceof EventBridgeError;
-      const invalid = err instanceof z.ZodError || err instanceof SyntaxError;
-      const type = known ? err.name : invalid ? "ValidationException" : "InternalFailure";
+      if (err instanceof BodyTooLarge) return tooLarge(req, res, API_BODY_MAX_BYTES);
+      const known = err instanceof StepFunctionsError || err instanceof EventBridgeError || err instanceof SqsError;
+      const type = known
+        ? err.name
+        : err instanceof z.ZodError
+          ? "ValidationException"
+          : err instanceof SyntaxError
+            ? "SerializationException"
+            : "InternalFailure";
       const message =
         err instanceof z.ZodError ? z.prettifyError(err) : err instanceof Error ? err.message : String(err);
-      reply(res, known || invalid ? 400 : 500, { __type: type, message });
+      reply(res, type === "InternalFailure" ? 500 : 400, { __type: type, message }, protocol);
     }
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, status: number, body: unknown, protocol = "1.0"): void {
+  if (res.headersSent) return;
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = {
-    "content-type": "application/x-amz-json-1.0",
+    "content-type": `application/x-amz-json-${protocol}`,
     "content-length": Buffer.byteLength(text),
   };
   if (status >= 400) headers["x-amzn-errortype"] = String((body as { __type?: string }).__type);
   res.writeHead(status, headers).end(text);
 }
 
+/** 413 once the client has sent the whole body (read and dropped), so that it gets to read the answer. */
+function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void {
+  const answer = () => {
+    if (res.headersSent) return;
+    res.setHeader("connection", "close");
+    reply(res, 413, { __type: "RequestEntityTooLargeException", message: `Request body must be at most ${max} bytes` });
+  };
+  if (req.complete) answer();
+  else req.on("end", answer);
+  req.resume();
+}
+
 function proxy(req: IncomingMessage, res: ServerResponse, endpoint: string): void {
+  if (Number(req.headers["content-length"] ?? 0) > PASSTHROUGH_BODY_MAX_BYTES) {
+    tooLarge(req, res, PASSTHROUGH_BODY_MAX_BYTES);
+    return;
+  }
   const upstream = new URL(endpoint);
   const forwarded = request(
     { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
@@ -208,6 +175,23 @@ function proxy(req: IncomingMessage, res: ServerResponse, endpoint: string): voi
       answer.pipe(res);
     },
   );
-  forwarded.on("error", (err) => reply(res, 502, { __type: "ServiceUnavailable", message: err.message }));
-  req.pipe(forwarded);
+  let cutOff = false;
+  forwarded.on("error", (err) => {
+    if (!cutOff) reply(res, 502, { __type: "ServiceUnavailable", message: err.message });
+  });
+  // A chunked body has no length up front: counted on its way through, cut off past the cap.
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      done(size > PASSTHROUGH_BODY_MAX_BYTES ? new BodyTooLarge() : null, chunk);
+    },
+  });
+  counter.on("error", () => {
+    cutOff = true;
+    req.unpipe(counter);
+    forwarded.destroy();
+    tooLarge(req, res, PASSTHROUGH_BODY_MAX_BYTES);
+  });
+  req.pipe(counter).pipe(forwarded);
 }

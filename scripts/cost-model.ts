@@ -290,7 +290,7 @@ type Machine = AslMachine;
 
 const definition = AslMachineSchema.parse(JSON.parse(readFileSync(templateFile(machineProps.DefinitionUri), "utf8")));
 
-/** Follows the ASL for one kind of event: orders take the Choice's first branch; a rejection fails Validate. */
+/** Follows the ASL for one kind of event: orders take IsOrder's first branch; a rejection fails Validate. */
 function walk(m: Machine, event: { isOrder: boolean; rejected: boolean }): Walk {
   const out: Walk = { transitions: 0, tasks: [], criticalMs: 0 };
   let name: string | undefined = m.StartAt;
@@ -308,7 +308,8 @@ function walk(m: Machine, event: { isOrder: boolean; rejected: boolean }): Walk 
         if (id === "ValidatorFunction" && event.rejected) return { ...out, error: "ValidationRejected" };
       }
     } else if (state.Type === "Choice") {
-      next = event.isOrder ? state.Choices?.[0]?.Next : state.Default;
+      // IsOrder tells orders from trades; any other Choice checks the input, and a well-formed event passes its rule.
+      next = name !== "IsOrder" || event.isOrder ? state.Choices?.[0]?.Next : state.Default;
     } else if (state.Type === "Parallel") {
       const branches = (state.Branches ?? []).map((b) => walk(b, event));
       out.transitions += branches.reduce((n, b) => n + b.transitions, 0);

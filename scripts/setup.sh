@@ -7,6 +7,8 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# The AWS CLI v2 the tests drive the local stack with (any other `aws` on PATH may be a v1).
+dpkg -s awscli >/dev/null 2>&1 || need_apt+=(awscli)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -35,6 +37,8 @@ venv() {
 venv .venv requirements-dev.txt
 # The SAM CLI pins boto3 to another version than checkov does: it gets a venv of its own.
 venv .venv-sam requirements-sam.txt
+# The AWS CLI v1 from PyPI beside Debian's v2: the runbook's start-message-move-task is newer than Debian's v2.
+venv .venv-awscli requirements-awscli.txt
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # The lock file lists every platform's optional binaries (biome, esbuild, unrs-resolver), and npm ci installs

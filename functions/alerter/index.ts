@@ -12,7 +12,7 @@ import {
   type TickOutcome,
   tickKey,
 } from "@tradeflow/common/alerts";
-import { loadConfig } from "@tradeflow/common/config";
+import { ClockSkewSchema, loadConfig } from "@tradeflow/common/config";
 import { logger, MetricUnit, metrics, tracer, withObservability } from "@tradeflow/common/observability";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import * as z from "zod";
@@ -35,12 +35,17 @@ const processor = new BatchProcessor(EventType.SQS);
 const PUBLISH_GRACE_MS = 120_000;
 
 export const handler = withObservability(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const [thresholds, clockSkew] = await Promise.all([
+    loadConfig("alert-thresholds", AlertThresholdsSchema),
+    loadConfig("clock-skew", ClockSkewSchema),
+  ]);
   const deps: AlerterDeps = {
     db,
     sns,
     tableName: env.ALERTS_TABLE,
     topicArn: env.ALERT_TOPIC_ARN,
-    thresholds: await loadConfig("alert-thresholds", AlertThresholdsSchema),
+    thresholds,
+    clockSkew,
     ttlDays: env.ALERT_TTL_DAYS,
     publishGraceMs: PUBLISH_GRACE_MS,
     now: Date.now,
@@ -54,6 +59,11 @@ export const handler = withObservability(async (event: SQSEvent, context: Contex
       throw err;
     }
     metrics.addMetric("TicksProcessed", MetricUnit.Count, 1);
+    if (outcome === "FROM_FUTURE") {
+      // Acknowledged, not failed: a redrive from the DLQ must not apply it once its time has come.
+      logger.warn("tick from the future dropped", { messageId: record.messageId, tick: record.body });
+      metrics.addMetric("TicksFromFuture", MetricUnit.Count, 1);
+    }
     if (outcome === "IGNORED") metrics.addMetric("TicksIgnored", MetricUnit.Count, 1);
     if (outcome === "ALERTED" || outcome === "REPUBLISHED") metrics.addMetric("AlertsPublished", MetricUnit.Count, 1);
   };

@@ -1,5 +1,5 @@
 // Validate state: EventBridge event in, ValidatedEvent out, or ValidationRejected for the state machine to catch.
-import { loadConfig } from "@tradeflow/common/config";
+import { ClockSkewSchema, loadConfig } from "@tradeflow/common/config";
 import { correlationIds, type ValidatedEvent, ValidationRejected } from "@tradeflow/common/contracts";
 import { InstrumentListSchema, instrumentRegistry } from "@tradeflow/common/instruments";
 import { logger, MetricUnit, metrics, withObservability } from "@tradeflow/common/observability";
@@ -7,6 +7,8 @@ import { type ValidationSources, validateEvent } from "@tradeflow/common/validat
 
 const sources: ValidationSources = {
   instruments: async () => instrumentRegistry(await loadConfig("instruments", InstrumentListSchema)),
+  clockSkew: () => loadConfig("clock-skew", ClockSkewSchema),
+  now: Date.now,
 };
 
 export const handler = withObservability(async (event: unknown): Promise<ValidatedEvent> => {

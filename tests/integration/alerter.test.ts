@@ -1,4 +1,4 @@
-// The alerter against DynamoDB Local (AlertsTable) and moto (SSM thresholds, SNS topic observed via SQS).
+// The alerter against DynamoDB Local (AlertsTable) and moto (SSM thresholds and clock skew, SNS topic observed via SQS).
 import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient, ThrottledException } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
@@ -78,6 +78,7 @@ function deps(overrides: Partial<AlerterDeps> = {}): AlerterDeps {
     tableName: stack.alertsTable,
     topicArn: stack.alertTopicArn,
     thresholds: { default: { high: "150", low: "50" }, symbols: {} },
+    clockSkew: { maxFutureSeconds: 300 },
     ttlDays: 30,
     publishGraceMs: 0,
     now: Date.now,
@@ -154,6 +155,27 @@ describe("alerter handler", () => {
     ]);
   });
 
+  test("a tick dated 9999-12-31 is dropped: no failure, no alert, no state, and later ticks still alert", async () => {
+    await drain(stack.topicObserverUrl);
+    const future = tick("FUTURE", "200", Date.UTC(9999, 11, 31, 23, 59, 59));
+    expect(await handler(ticksEvent([future]))).toEqual({ batchItemFailures: [] });
+    expect(await published()).toEqual([]);
+    expect((await scanAll(stack.alertsTable)).filter((i) => i.pk === "SYMBOL#FUTURE")).toEqual([]);
+
+    // Today's ticks after it: the first crossing alerts and becomes the last price.
+    const now = Date.now();
+    const today = [tick("FUTURE", "120", now - 2_000), tick("FUTURE", "151", now - 1_000)];
+    expect(await handler(ticksEvent([future, ...today]))).toEqual({ batchItemFailures: [] });
+    expect((await published()).map((p) => [p.message.tradeId, p.attributes.direction])).toEqual([
+      [today[1]!.tradeId, "UP"],
+    ]);
+    const { doc } = clients();
+    const state = await doc.send(
+      new GetCommand({ TableName: stack.alertsTable, Key: { pk: "SYMBOL#FUTURE", sk: "STATE" } }),
+    );
+    expect(state.Item).toMatchObject({ lastPrice: "151", lastTradeId: today[1]!.tradeId, zone: "ABOVE_HIGH" });
+  });
+
   test("DynamoDB throttling that outlasts the SDK's retries fails the item, not the invocation", async () => {
     const mock = mockClient(DynamoDBDocumentClient);
     try {
@@ -196,6 +218,16 @@ describe("processTick", () => {
     expect(await alerts.processTick(crossing, d)).toBe("IGNORED");
     expect(await alerts.processTick(tick("DUP", "10", 4_000), d)).toBe("IGNORED");
     expect(await alertItems("DUP")).toHaveLength(1);
+  });
+
+  test("the clock skew is read from now: a tick at the edge is applied, a millisecond later it is not", async () => {
+    const now = 1_900_000_000_000;
+    const d = deps({ now: () => now, clockSkew: { maxFutureSeconds: 60 } });
+    expect(await alerts.processTick(tick("EDGE", "151", now + 60_001), d)).toBe("FROM_FUTURE");
+    expect(await alertItems("EDGE")).toEqual([]);
+    expect(await alerts.processTick(tick("EDGE", "151", now + 60_000), d)).toBe("ALERTED");
+    expect(await alerts.processTick(tick("EDGE", "40", now + 60_001), d)).toBe("FROM_FUTURE");
+    expect((await alertItems("EDGE")).map((i) => i.price)).toEqual(["151"]);
   });
 
   test("concurrent deliveries of the same crossing tick alert exactly once", async () => {

@@ -254,6 +254,7 @@ describe("happy paths", () => {
     };
     expect((await versions("BOOK-S1")).map(content)).toEqual([submitVersion]);
     expect(stateNames(executionOf(stack, sellEvent))).toEqual([
+      "IsEvent",
       "ProcessEvent",
       "Validate",
       "Enrich",
@@ -438,7 +439,15 @@ describe("happy paths", () => {
     for (const id of ids) {
       const execution = executionOf(stack, id);
       expect(execution.status).toBe("SUCCEEDED");
-      expect(stateNames(execution)).toEqual(["ProcessEvent", "Validate", "Enrich", "IsOrder", "NotAnOrder", "Record"]);
+      expect(stateNames(execution)).toEqual([
+        "IsEvent",
+        "ProcessEvent",
+        "Validate",
+        "Enrich",
+        "IsOrder",
+        "NotAnOrder",
+        "Record",
+      ]);
     }
     // alpha (150.25) crossed 150 upwards: one alert; beta stayed above; gamma is older than the state and ignored.
     const aaplAlerts = await queryPartition(c.doc, alerts, "SYMBOL#AAPL", "ALERT#");
@@ -526,8 +535,8 @@ describe("validation rejections", () => {
       expect(await meta(`ORDER#${String(detail.orderId)}`)).toBeUndefined();
       const execution = executionOf(stack, eventId);
       expect(execution.status).toBe("SUCCEEDED");
-      expect(stateNames(execution)).toEqual(["ProcessEvent", "Validate", "Enrich", "RecordRejection"]);
-      expect(execution.trace[0]?.caught).toEqual({ error: "ValidationRejected", next: "RecordRejection" });
+      expect(stateNames(execution)).toEqual(["IsEvent", "ProcessEvent", "Validate", "Enrich", "RecordRejection"]);
+      expect(execution.trace[1]?.caught).toEqual({ error: "ValidationRejected", next: "RecordRejection" });
     }
     expect(await meta(`REJECTION#${sampleId}`)).toMatchObject({
       stage: "VALIDATION",
@@ -976,6 +985,7 @@ describe("failures", () => {
     expect(execution.status).toBe("FAILED");
     expect(execution.error).toBe("TradeflowEventFailed");
     expect(stateNames(execution)).toEqual([
+      "IsEvent",
       "ProcessEvent",
       "Validate",
       "Enrich",
@@ -984,7 +994,7 @@ describe("failures", () => {
       "SendToFailedQueue",
       "Failed",
     ]);
-    expect(execution.trace[0]?.caught).toEqual({ error: "ReplyError", next: "SendToFailedQueue" });
+    expect(execution.trace[1]?.caught).toEqual({ error: "ReplyError", next: "SendToFailedQueue" });
     // Not a MatcherUnavailableError: not retried.
     expect(execution.trace.find((s) => s.state === "Match")).toMatchObject({ attempts: 1, retries: [] });
 
@@ -1262,8 +1272,10 @@ describe("the Step Functions API", () => {
     const types = history.map((h) => h.type);
     expect(history.map((h) => h.id)).toEqual(history.map((_, i) => i + 1));
     expect(history.map((h) => h.previousEventId)).toEqual(history.map((_, i) => i));
-    expect(types.slice(0, 5)).toEqual([
+    expect(types.slice(0, 7)).toEqual([
       "ExecutionStarted",
+      "ChoiceStateEntered",
+      "ChoiceStateExited",
       "ParallelStateEntered",
       "ParallelStateStarted",
       "TaskStateEntered",
@@ -1290,8 +1302,8 @@ describe("the Step Functions API", () => {
         ...Array(4).fill("LambdaFunctionStarted"),
         ...Array(4).fill("LambdaFunctionSucceeded"),
         ...Array(4).fill("TaskStateExited"),
-        "ChoiceStateEntered",
-        "ChoiceStateExited",
+        ...Array(2).fill("ChoiceStateEntered"),
+        ...Array(2).fill("ChoiceStateExited"),
         "ParallelStateSucceeded",
         "ParallelStateExited",
         "ExecutionSucceeded",

@@ -134,7 +134,7 @@ describe("put-events and inspect", () => {
     );
     expect(history.status).toBe("SUCCEEDED");
     expect(history.states.map((s) => s.state).sort()).toEqual(
-      ["Enrich", "IsOrder", "Match", "ProcessEvent", "Record", "Validate"].sort(),
+      ["Enrich", "IsEvent", "IsOrder", "Match", "ProcessEvent", "Record", "Validate"].sort(),
     );
     expect(history.states.find((s) => s.state === "Match")?.attempts).toBe(1);
   });

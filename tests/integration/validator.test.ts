@@ -15,6 +15,7 @@ const context = { functionName: "ValidatorFunction", awsRequestId: "validator-te
 let handler: Handler;
 let ssm: SSMClient;
 let instrumentsParameter: string;
+let clockSkewParameter: string;
 
 async function rejection(input: unknown): Promise<{ reasons: readonly ReasonCode[]; message: string }> {
   const error: unknown = await handler(input, context).then(
@@ -28,14 +29,9 @@ async function rejection(input: unknown): Promise<{ reasons: readonly ReasonCode
   return parsed;
 }
 
-async function setInstruments(value: unknown): Promise<void> {
+async function setParameter(name: string, value: unknown): Promise<void> {
   await ssm.send(
-    new PutParameterCommand({
-      Name: instrumentsParameter,
-      Value: JSON.stringify(value),
-      Type: "String",
-      Overwrite: true,
-    }),
+    new PutParameterCommand({ Name: name, Value: JSON.stringify(value), Type: "String", Overwrite: true }),
   );
   clearCaches();
 }
@@ -43,12 +39,14 @@ async function setInstruments(value: unknown): Promise<void> {
 beforeAll(async () => {
   const stack = await useFunctionEnvironments("itvalidator", "ValidatorFunction");
   instrumentsParameter = stack.parameters.InstrumentsParameter!;
+  clockSkewParameter = stack.parameters.ClockSkewParameter!;
   ssm = new SSMClient({});
   ({ handler } = (await import("../../functions/validator/index")) as { handler: Handler });
 });
 
 afterEach(async () => {
-  await setInstruments(SAMPLE_INSTRUMENTS);
+  await setParameter(instrumentsParameter, SAMPLE_INSTRUMENTS);
+  await setParameter(clockSkewParameter, { maxFutureSeconds: 300 });
 });
 
 test("an order passes with its command; the band is left to the engine and says so", async () => {
@@ -84,7 +82,10 @@ test("each venue's trade passes, normalized", async () => {
 });
 
 test("the instrument registry is read from SSM: a halt there stops new orders but not cancels", async () => {
-  await setInstruments(SAMPLE_INSTRUMENTS.map((i) => (i.symbol === "AAPL" ? { ...i, status: "HALTED" } : i)));
+  await setParameter(
+    instrumentsParameter,
+    SAMPLE_INSTRUMENTS.map((i) => (i.symbol === "AAPL" ? { ...i, status: "HALTED" } : i)),
+  );
   expect((await rejection(orderEvent())).reasons).toEqual(["INSTRUMENT_NOT_TRADING"]);
   const cancel = orderEvent(
     {},
@@ -107,4 +108,27 @@ test("a missing instruments parameter is a configuration error, not a rejection"
   expect(error).toBeInstanceOf(Error);
   expect((error as Error).name).not.toBe("ValidationRejected");
   expect((error as Error).message).toContain("/tradeflow/itvalidator/instruments");
+});
+
+test("times more than the template's clock skew (5 minutes) ahead are refused; SSM changes the skew", async () => {
+  const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
+  expect((await handler(orderEvent({}, { time: inMinutes(4) }), context)).kind).toBe("ORDER_SUBMIT");
+  expect(await rejection(orderEvent({}, { time: inMinutes(6) }))).toEqual({
+    reasons: ["INVALID_TIMESTAMP"],
+    message: expect.stringMatching(/^time: .+ is more than 300 s after the validator's clock/),
+  });
+  expect((await rejection(tradeEvent("alpha", { executedAt: Date.now() + 360_000 }))).reasons).toEqual([
+    "INVALID_TIMESTAMP",
+  ]);
+  await setParameter(clockSkewParameter, { maxFutureSeconds: 3600 });
+  expect((await handler(orderEvent({}, { time: inMinutes(59) }), context)).kind).toBe("ORDER_SUBMIT");
+  expect((await rejection(orderEvent({}, { time: inMinutes(61) }))).reasons).toEqual(["INVALID_TIMESTAMP"]);
+});
+
+test("a missing clock-skew parameter is a configuration error, not a rejection", async () => {
+  await ssm.send(new DeleteParameterCommand({ Name: clockSkewParameter }));
+  clearCaches();
+  const error: unknown = await handler(orderEvent(), context).catch((err: unknown) => err);
+  expect((error as Error).name).not.toBe("ValidationRejected");
+  expect((error as Error).message).toContain("/tradeflow/itvalidator/clock-skew");
 });

@@ -1,11 +1,10 @@
-// statemachine/workflow.asl.json: valid ASL once substituted, the retry and catch policy the wiring agreed, and
+// statemachine/workflow.asl.json: valid ASL once substituted, the retry and catch policy (stated here once), and
 // the routing, run on aws-local-stepfunctions with stub tasks (the handlers' own tests live beside them).
-
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
-import { type AslState, AslStateSchema } from "../../local/asl";
+import { type AslMachine, AslMachineSchema, type AslState, AslStateSchema } from "../../local/asl";
 import { loadTemplate, templateFile } from "../../local/template";
 
 // asl-validator ships CommonJS without type declarations.
@@ -49,12 +48,6 @@ function allStates(definition: unknown): Record<string, State> {
 }
 
 const states = allStates(JSON.parse(raw));
-const LAMBDA_ERRORS = [
-  "Lambda.ServiceException",
-  "Lambda.AWSLambdaException",
-  "Lambda.SdkClientException",
-  "Lambda.TooManyRequestsException",
-];
 
 test("is valid ASL once every substitution has a placeholder", () => {
   const { isValid, errorsText } = aslValidator(substituted());
@@ -68,68 +61,162 @@ test("holds no account id, region or hard-coded function", () => {
   expect(raw).not.toMatch(/arn:aws:lambda/);
 });
 
-/** The ErrorEquals of each of a state's retriers. */
-const retried = (name: string): string[][] =>
-  (states[name]?.Retry ?? []).map((r) => z.array(z.string()).parse(r.ErrorEquals));
+// ---- the retry policy: stated here once (ASL has no anchors, so each Task state repeats its list)
 
-/** What each Lambda task retries besides LAMBDA_ERRORS: every task is idempotent, so a timed-out one is retried. */
-const OWN_RETRIES: Record<string, string[]> = {
-  Validate: ["Sandbox.Timedout"],
-  Enrich: ["Sandbox.Timedout"],
-  Match: ["Sandbox.Timedout", "MatcherUnavailableError"],
-  Record: ["Lambda.Unknown", "Sandbox.Timedout", "RecorderPublishError"],
-  RecordRejection: ["Lambda.Unknown", "Sandbox.Timedout", "RecorderPublishError"],
+/**
+ * What every Lambda task retries, each task being idempotent: Lambda's own service errors, a sandbox that crashed,
+ * exited or timed out, the task's TimeoutSeconds, and DependencyUnavailable, the name under which the handlers throw
+ * a throttled, 5xx, timed-out or dropped call to a dependency (layers/common/src/observability/dependency.ts).
+ */
+const TRANSIENT = [
+  "Lambda.ServiceException",
+  "Lambda.AWSLambdaException",
+  "Lambda.SdkClientException",
+  "Lambda.TooManyRequestsException",
+  "Lambda.Unknown",
+  "Runtime.ExitError",
+  "Sandbox.Timedout",
+  "States.Timeout",
+  "DependencyUnavailable",
+];
+
+/** Each Task state: the errors it retries, and how often. Anything else goes straight to its Catch. */
+const POLICY: Record<string, { retries: string[]; maxAttempts: number }> = {
+  ValidateInput: { retries: TRANSIENT, maxAttempts: 3 },
+  Validate: { retries: TRANSIENT, maxAttempts: 3 },
+  // Redis failing over takes a few seconds: one attempt more.
+  Match: { retries: [...TRANSIENT, "MatcherUnavailableError"], maxAttempts: 4 },
+  Enrich: { retries: TRANSIENT, maxAttempts: 3 },
+  // The record is written before the publish that failed; a retry finds it in place and publishes again.
+  Record: { retries: [...TRANSIENT, "RecorderPublishError"], maxAttempts: 3 },
+  RecordRejection: { retries: [...TRANSIENT, "RecorderPublishError"], maxAttempts: 3 },
+  // States.TaskFailed is every error of the SQS integration (throttling, 5xx, a refused message) but States.Timeout.
+  SendToFailedQueue: { retries: ["States.TaskFailed", "States.Timeout"], maxAttempts: 3 },
+  SendTruncatedToFailedQueue: { retries: ["States.TaskFailed", "States.Timeout"], maxAttempts: 3 },
 };
+const BACKOFF = { IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 8, JitterStrategy: "FULL" };
 
-test("every Lambda task retries the Lambda service errors and timeouts with capped, fully jittered backoff", () => {
-  const lambdaTasks = Object.entries(states).filter(([, s]) => s.Type === "Task" && s.Resource?.startsWith("${"));
-  expect(lambdaTasks.map(([name]) => name).sort()).toEqual(Object.keys(OWN_RETRIES).sort());
-  for (const [name, state] of lambdaTasks) {
-    expect(state.Retry).toHaveLength(1);
-    const [retrier] = state.Retry ?? [];
-    expect(retrier).toMatchObject({
-      ErrorEquals: [...LAMBDA_ERRORS, ...(OWN_RETRIES[name] ?? [])],
-      JitterStrategy: "FULL",
-    });
-    expect(retrier?.ErrorEquals).toContain("Sandbox.Timedout");
-    for (const field of ["IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"]) {
-      expect(typeof retrier?.[field]).toBe("number");
-    }
+/** Errors no retry can fix. ConfigurationError only when SSM answered: a throttled read is DependencyUnavailable. */
+const NEVER_RETRIED = ["ValidationRejected", "ConfigurationError", "RecordInputInvalid", "States.ALL"];
+
+/** EXPRESS, the template's default WorkflowType, ends an execution after five minutes. */
+const EXPRESS_MAX_SECONDS = 300;
+
+const TaskTiming = z.object({
+  TimeoutSeconds: z.number().int().positive(),
+  Retry: z.tuple([z.object({ MaxAttempts: z.number(), IntervalSeconds: z.number(), BackoffRate: z.number() }).loose()]),
+});
+
+test("every Task state retries exactly its policy's errors, with capped, fully jittered backoff", () => {
+  const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
+  expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(POLICY).sort());
+  for (const [name, state] of tasks) {
+    const policy = POLICY[name];
+    const retry = [{ ErrorEquals: policy?.retries, MaxAttempts: policy?.maxAttempts, ...BACKOFF }];
+    expect({ name, Retry: state.Retry }).toEqual({ name, Retry: retry });
   }
 });
 
-test("Record and RecordRejection retry exactly the service errors, sandbox failures and publish errors", () => {
-  const expected = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.Unknown",
-    "Sandbox.Timedout",
-    "RecorderPublishError",
-  ];
-  for (const name of ["Record", "RecordRejection"]) expect(retried(name)).toEqual([expected]);
-  expect(raw).not.toContain("RecorderContention");
+test("errors no retry can fix are never retried: they go to a Catch at once", () => {
+  const retried = Object.entries(states).flatMap(([name, s]) =>
+    (s.Retry ?? []).flatMap((r) =>
+      z
+        .array(z.string())
+        .parse(r.ErrorEquals)
+        .map((error) => `${name}: ${error}`),
+    ),
+  );
+  expect(retried.filter((r) => NEVER_RETRIED.some((error) => r.endsWith(`: ${error}`)))).toEqual([]);
+});
+
+/** The Timeout (seconds) of the function a Lambda task's Resource names through DefinitionSubstitutions. */
+function functionTimeout(resource: string): number {
+  const variable = /^\$\{(\w+)\}$/.exec(resource)?.[1] ?? "";
+  const [logicalId] = z
+    .object({ "Fn::GetAtt": z.tuple([z.string(), z.literal("Arn")]) })
+    .parse(DefinitionSubstitutions[variable])["Fn::GetAtt"];
+  const own = template.Resources[logicalId]?.Properties.Timeout;
+  return z.coerce
+    .number()
+    .int()
+    .positive()
+    .parse(own ?? template.Globals.Function.Timeout);
+}
+
+test("each Lambda task waits a little longer than its function may run, so Lambda's Sandbox.Timedout comes first", () => {
+  for (const [name, state] of Object.entries(states).filter(([, s]) => s.Resource?.startsWith("${"))) {
+    const { TimeoutSeconds } = TaskTiming.parse(state);
+    const timeout = functionTimeout(state.Resource ?? "");
+    expect({ name, slack: TimeoutSeconds - timeout }).toEqual({ name, slack: 2 });
+  }
+});
+
+/** The longest a state can take: each attempt runs to TimeoutSeconds, each wait is the capped maximum, no jitter. */
+function worstSeconds(state: State): number {
+  if (state.Type === "Parallel") return Math.max(...(state.Branches ?? []).map((branch) => longestPath(branch)));
+  if (state.Type !== "Task") return 0;
+  const {
+    TimeoutSeconds,
+    Retry: [retry],
+  } = TaskTiming.parse(state);
+  const waits = Array.from({ length: retry.MaxAttempts }, (_, n) =>
+    Math.min(retry.IntervalSeconds * retry.BackoffRate ** n, z.number().parse(retry.MaxDelaySeconds)),
+  );
+  return TimeoutSeconds * (1 + retry.MaxAttempts) + waits.reduce((sum, w) => sum + w, 0);
+}
+
+/** The longest way through a machine along every Next, Choice, Default and Catch (the ASL has no loops). */
+function longestPath(machine: AslMachine, from = machine.StartAt, path: readonly string[] = []): number {
+  if (path.includes(from)) throw new Error(`a loop: ${[...path, from].join(" -> ")}`);
+  const state = machine.States[from];
+  if (!state) throw new Error(`no state ${from}`);
+  const next = [state.Next, state.Default, ...(state.Choices ?? []), ...(state.Catch ?? [])].map((n) =>
+    typeof n === "object" ? n.Next : n,
+  );
+  const after = next.flatMap((n) => (n ? [longestPath(machine, n, [...path, from])] : []));
+  return worstSeconds(state) + Math.max(0, ...after);
+}
+
+test("the worst case, every attempt of every task timing out after the longest waits, fits the execution timeout", () => {
+  const definition = JSON.parse(raw);
+  const { TimeoutSeconds } = z.object({ TimeoutSeconds: z.number() }).parse(definition);
+  expect(TimeoutSeconds).toBe(EXPRESS_MAX_SECONDS);
+  // ProcessEvent (Validate 4 × 12 s + 1 + 2 + 4 s, then Match 5 × 12 s + 1 + 2 + 4 + 8 s) + Record (4 × 17 s + 7 s)
+  // + SendToFailedQueue and SendTruncatedToFailedQueue (4 × 5 s + 7 s each): docs/architecture.md#retries.
+  expect(longestPath(AslMachineSchema.parse(definition))).toBe(130 + 75 + 27 + 27);
+  expect(longestPath(AslMachineSchema.parse(definition))).toBeLessThanOrEqual(TimeoutSeconds);
 });
 
 test("no state retries States.Timeout without a TimeoutSeconds that could raise it", () => {
   const unraisable = Object.entries(states).filter(
-    ([name, s]) => retried(name).flat().includes("States.Timeout") && s.TimeoutSeconds === undefined,
+    ([, s]) => JSON.stringify(s.Retry ?? []).includes("States.Timeout") && s.TimeoutSeconds === undefined,
   );
   expect(unraisable.map(([name]) => name)).toEqual([]);
 });
 
+// ---- where each outcome ends
+
 test("rejections are recorded; every other failure reaches the failed queue and then a Fail state", () => {
-  expect(states.ProcessEvent?.Catch).toEqual([
+  const catches = [
     { ErrorEquals: ["ValidationRejected"], ResultPath: "$.rejection", Next: "RecordRejection" },
     { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "SendToFailedQueue" },
-  ]);
+  ];
+  expect(states.ProcessEvent?.Catch).toEqual(catches);
+  expect(states.ValidateInput?.Catch).toEqual(catches);
   for (const name of ["Record", "RecordRejection"]) {
     expect(states[name]?.Catch).toEqual([
       { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "SendToFailedQueue" },
     ]);
   }
-  expect(states.SendToFailedQueue).toMatchObject({ Resource: "arn:aws:states:::sqs:sendMessage", Next: "Failed" });
+  expect(states.SendToFailedQueue).toMatchObject({
+    Resource: "arn:aws:states:::sqs:sendMessage",
+    Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.sendError", Next: "SendTruncatedToFailedQueue" }],
+    Next: "Failed",
+  });
+  expect(states.SendTruncatedToFailedQueue).toMatchObject({
+    Resource: "arn:aws:states:::sqs:sendMessage",
+    Next: "Failed",
+  });
   expect(states.Failed).toMatchObject({ Type: "Fail", Error: expect.any(String), Cause: expect.any(String) });
 });
 
@@ -158,7 +245,10 @@ class NamedError extends Error {
 
 type Handler = (input: unknown) => unknown;
 
-function run(input: Record<string, unknown>, handlers: Record<string, Handler>) {
+const EXECUTION = "exec-1";
+const EXECUTION_ARN = `arn:aws:states:us-east-1:000000000000:execution:workflow:${EXECUTION}`;
+
+function run(input: unknown, handlers: Record<string, Handler>) {
   const calls: Record<string, unknown[]> = {};
   const taskResourceLocalHandlers = Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [
@@ -171,7 +261,11 @@ function run(input: Record<string, unknown>, handlers: Record<string, Handler>) 
   );
   const sm = new StateMachine(substituted() as never, { validationOptions: { checkArn: false } });
   const execution = sm.run(input as never, {
-    overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never, retryIntervalOverrides: {} },
+    overrides: {
+      taskResourceLocalHandlers: taskResourceLocalHandlers as never,
+      retryIntervalOverrides: Object.fromEntries(Object.keys(POLICY).map((name) => [name, 0])),
+    },
+    context: { Execution: { Id: EXECUTION_ARN, Name: EXECUTION } },
   });
   return { result: execution.result, calls };
 }
@@ -283,4 +377,111 @@ test("any other failure sends the event and the error to the failed queue, then 
 test("DefinitionSubstitutions covers exactly the ASL's variables", () => {
   const used = new Set([...raw.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]));
   expect(used).toEqual(new Set(Object.keys(DefinitionSubstitutions)));
+});
+
+const rejectedAs = (reason: string) => () => {
+  throw new NamedError("ValidationRejected", `{"reasons":["${reason}"],"message":"..."}`);
+};
+
+/** What WrapInput makes of an input some later state could not address. */
+const wrapped = (input: unknown) => ({
+  id: EXECUTION,
+  source: "",
+  "detail-type": "",
+  time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+  detail: input,
+});
+
+test.each([
+  ["a string", "hello"],
+  ["an array", [1, 2]],
+  ["null", null],
+  ["a number", 42],
+  ["an empty object", {}],
+  ["an object without time and detail", { id: "evt-1", source: "tradeflow.orders", "detail-type": "Order Submitted" }],
+])("%s is wrapped, judged by the validator as it came and recorded as a rejection", async (_, input) => {
+  const { result, calls } = run(input, {
+    ValidateInput: rejectedAs("NOT_AN_EVENT"),
+    Validate: recorded,
+    Enrich: recorded,
+    RecordRejection: recorded,
+    SendToFailedQueue: queued,
+  });
+  await expect(result).resolves.toMatchObject({ recorded: { recorded: true } });
+  expect(calls.ValidateInput).toEqual([input]);
+  expect(calls.RecordRejection).toEqual([
+    {
+      ...wrapped(input),
+      rejection: { Error: "ValidationRejected", Cause: '{"reasons":["NOT_AN_EVENT"],"message":"..."}' },
+    },
+  ]);
+  expect([calls.Validate, calls.Enrich, calls.SendToFailedQueue]).toEqual([undefined, undefined, undefined]);
+});
+
+test("a wrapped input whose rejection cannot be recorded reaches the failed queue whole", async () => {
+  const { result, calls } = run("hello", {
+    ValidateInput: rejectedAs("NOT_AN_EVENT"),
+    RecordRejection: () => {
+      throw new NamedError("RecordInputInvalid", "not a RecordRejection state");
+    },
+    SendToFailedQueue: queued,
+  });
+  await expect(result).rejects.toMatchObject({ cause: { name: "TradeflowEventFailed" } });
+  expect(calls.RecordRejection).toHaveLength(1);
+  expect(calls.SendToFailedQueue).toEqual([
+    {
+      QueueUrl: placeholder("FailedExecutionsQueueUrl"),
+      MessageBody: {
+        event: wrapped("hello"),
+        error: { Error: "RecordInputInvalid", Cause: "not a RecordRejection state" },
+      },
+    },
+  ]);
+});
+
+test("a failed-queue message the queue refuses is retried, then sent again without the detail", async () => {
+  const refused = "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.";
+  const { result, calls } = run(trade, {
+    Validate: (input) => validated(input),
+    Enrich: () => {
+      throw new NamedError("ConfigurationError", "SSM parameter missing");
+    },
+    SendToFailedQueue: () => {
+      throw new NamedError("SQS.InvalidParameterValue", refused);
+    },
+    SendTruncatedToFailedQueue: queued,
+  });
+  await expect(result).rejects.toMatchObject({ cause: { name: "TradeflowEventFailed" } });
+  expect(calls.SendToFailedQueue).toHaveLength(1 + 3);
+  expect(calls.SendTruncatedToFailedQueue).toEqual([
+    {
+      QueueUrl: placeholder("FailedExecutionsQueueUrl"),
+      MessageBody: {
+        event: { id: "evt-1", source: trade.source, "detail-type": "Trade Reported", time: trade.time },
+        error: { Error: "ConfigurationError", Cause: "SSM parameter missing" },
+        truncated: true,
+        sendError: { Error: "SQS.InvalidParameterValue", Cause: refused },
+        execution: EXECUTION_ARN,
+      },
+    },
+  ]);
+});
+
+test("a DependencyUnavailable is retried where it happens; a rejection is not retried at all", async () => {
+  let enrichAttempts = 0;
+  const { result, calls } = run(trade, {
+    Validate: (input) => validated(input),
+    Enrich: () => {
+      enrichAttempts += 1;
+      if (enrichAttempts < 3) throw new NamedError("DependencyUnavailable", "connect ECONNREFUSED 127.0.0.1:4566");
+      return {};
+    },
+    Record: recorded,
+  });
+  await expect(result).resolves.toMatchObject({ recorded: { recorded: true } });
+  expect([calls.Enrich?.length, calls.Validate?.length, calls.Record?.length]).toEqual([3, 1, 1]);
+
+  const rejected = run(order, { Validate: rejectedAs("PRICE_OFF_TICK"), Enrich: recorded, RecordRejection: recorded });
+  await rejected.result;
+  expect(rejected.calls.Validate).toHaveLength(1);
 });

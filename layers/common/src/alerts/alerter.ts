@@ -12,8 +12,9 @@ import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "zod";
+import type { ClockSkew } from "../config/clock";
 import { type AlertThresholds, type Crossing, crossing, thresholdsFor, ZONES } from "./crossing";
-import { type PriceTick, tickKey } from "./tick";
+import { isFromFuture, type PriceTick, tickKey } from "./tick";
 
 export interface AlerterDeps {
   readonly db: DynamoDBDocumentClient;
@@ -21,14 +22,18 @@ export interface AlerterDeps {
   readonly tableName: string;
   readonly topicArn: string;
   readonly thresholds: AlertThresholds;
+  readonly clockSkew: ClockSkew;
   readonly ttlDays: number;
   /** How long an unpublished alert belongs to the invocation that wrote it (at least the function timeout). */
   readonly publishGraceMs: number;
   readonly now: () => number;
 }
 
-/** ALERTED and REPUBLISHED published an alert; IGNORED means an older or already applied tick. */
-export type TickOutcome = "ALERTED" | "REPUBLISHED" | "UNCHANGED" | "IGNORED";
+/**
+ * ALERTED and REPUBLISHED published an alert; IGNORED means an older or already applied tick; FROM_FUTURE a tick
+ * dated beyond the clock skew, which is dropped without reading or writing anything.
+ */
+export type TickOutcome = "ALERTED" | "REPUBLISHED" | "UNCHANGED" | "IGNORED" | "FROM_FUTURE";
 
 /** The alert for this tick is written but its writer may still be publishing it: retry the item later. */
 export class AlertPublishPending extends Error {
@@ -74,6 +79,7 @@ function stateKey(symbol: string): { pk: string; sk: string } {
 }
 
 export async function processTick(tick: PriceTick, deps: AlerterDeps): Promise<TickOutcome> {
+  if (isFromFuture(tick, deps.now(), deps.clockSkew)) return "FROM_FUTURE";
   const key = tickKey(tick);
   for (let attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
     const { Item } = await deps.db.send(

@@ -1,4 +1,6 @@
-import { PriceTickInvalid, parsePriceTick, tickKey } from "./tick";
+import fc from "fast-check";
+import { ClockSkewSchema, DEFAULT_CLOCK_SKEW } from "../config/clock";
+import { isFromFuture, PriceTickInvalid, parsePriceTick, tickKey } from "./tick";
 
 const good = {
   symbol: "AAPL",
@@ -51,4 +53,36 @@ describe("tickKey", () => {
     expect([...keys].sort()).toEqual(keys);
     expect(new Set(keys).size).toBe(keys.length);
   });
+});
+
+describe("isFromFuture", () => {
+  const NOW = Date.parse("2026-03-02T12:00:00.000Z");
+
+  it("is true exactly for a tick dated more than the skew after now", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 86_400 }), fc.integer({ min: -NOW, max: 2 * 86_400_000 }), (s, ahead) => {
+        const tick = { ...good, timestamp: NOW + ahead };
+        expect(isFromFuture(tick, NOW, { maxFutureSeconds: s })).toBe(ahead > s * 1000);
+      }),
+    );
+  });
+
+  it("drops a 9999-12-31 tick and keeps one at the edge of the default 5 minutes", () => {
+    expect(DEFAULT_CLOCK_SKEW).toEqual({ maxFutureSeconds: 300 });
+    expect(isFromFuture({ ...good, timestamp: Date.UTC(9999, 11, 31) }, NOW, DEFAULT_CLOCK_SKEW)).toBe(true);
+    expect(isFromFuture({ ...good, timestamp: NOW + 300_000 }, NOW, DEFAULT_CLOCK_SKEW)).toBe(false);
+  });
+});
+
+describe("clock-skew config", () => {
+  it("defaults to 5 minutes", () => {
+    expect(ClockSkewSchema.parse({})).toEqual(DEFAULT_CLOCK_SKEW);
+  });
+
+  it.each([[{ maxFutureSeconds: -1 }], [{ maxFutureSeconds: 1.5 }], [{ maxFutureSeconds: 86_401 }], [{ skew: 300 }]])(
+    "rejects %j",
+    (config) => {
+      expect(ClockSkewSchema.safeParse(config).success).toBe(false);
+    },
+  );
 });

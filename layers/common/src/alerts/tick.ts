@@ -1,5 +1,6 @@
 // The price tick the recorder sends to the alert queue, one executed or reported trade per message.
 import * as z from "zod";
+import { type ClockSkew, latestAcceptedTime } from "../config/clock";
 import { parseDecimal } from "../decimal";
 import { InstrumentSchema } from "../instruments";
 
@@ -49,4 +50,12 @@ export function parsePriceTick(body: string): PriceTick {
 export function tickKey(tick: PriceTick): string {
   const pad = (n: number) => String(n).padStart(16, "0");
   return `${pad(tick.timestamp)}#${pad(tick.sequence ?? 0)}#${tick.tradeId}`;
+}
+
+/**
+ * A tick dated more than the clock skew after `now`. Applied, it would stay the symbol's newest tick until that
+ * time came (a 9999-12-31 tick forever), and every real tick after it would be ignored.
+ */
+export function isFromFuture(tick: PriceTick, now: number, skew: ClockSkew): boolean {
+  return tick.timestamp > latestAcceptedTime(now, skew);
 }

@@ -3,6 +3,8 @@
 import { getParameter } from "@aws-lambda-powertools/parameters/ssm";
 import type * as z from "zod";
 
+export * from "./clock";
+
 const MAX_AGE_SECONDS = Number(process.env.CONFIG_MAX_AGE_SECONDS ?? 60);
 
 export class ConfigurationError extends Error {

@@ -13,7 +13,8 @@ export const REASON_CODES = {
   INVALID_ID: "An id is not 1-64 characters of A-Z a-z 0-9 . _ : - (no spaces, unicode or control characters).",
   INVALID_NUMBER:
     'A price, quantity or amount is not a plain positive decimal string such as "101.25" (or, for beta, a positive safe integer with a scale).',
-  INVALID_TIMESTAMP: "A timestamp is not in the source's format, or lies outside 2000-01-01 .. 9999-12-31.",
+  INVALID_TIMESTAMP:
+    "A timestamp is not in the source's format, lies outside 2000-01-01 .. 9999-12-31, or lies further in the future than the clock-skew parameter allows (5 minutes by default).",
   INCONSISTENT_AMOUNT: "A gamma amount divided by its quantity is not an exact decimal price.",
   UNKNOWN_SYMBOL: "The symbol is not in the instrument registry.",
   INSTRUMENT_NOT_TRADING: "The instrument is HALTED or CLOSED: new orders are refused (cancels are accepted).",

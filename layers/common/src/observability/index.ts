@@ -4,6 +4,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { Context } from "aws-lambda";
+import { asDependencyUnavailable } from "./dependency";
 
 export const logger = new Logger();
 export const tracer = new Tracer();
@@ -14,6 +15,7 @@ export { MetricUnit } from "@aws-lambda-powertools/metrics";
 /**
  * What Powertools' Middy middlewares do, without Middy: Lambda context on every log line, a cold-start metric,
  * a `## handler` subsegment with cold-start and service annotations, and metrics flushed after every invocation.
+ * A transient failure leaves as DependencyUnavailable (./dependency.ts), so every task retries it under one name.
  */
 export function withObservability<E, R>(
   handler: (event: E, context: Context) => Promise<R>,
@@ -32,8 +34,9 @@ export function withObservability<E, R>(
     try {
       return await handler(event, context);
     } catch (err) {
-      if (segment) tracer.addErrorAsMetadata(err as Error);
-      throw err;
+      const thrown = asDependencyUnavailable(err);
+      if (segment) tracer.addErrorAsMetadata(thrown as Error);
+      throw thrown;
     } finally {
       segment?.close();
       if (parent) tracer.setSegment(parent);

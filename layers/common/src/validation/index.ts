@@ -1,5 +1,7 @@
 // The Validate state: structure first (contracts), then the business rules against SSM configuration. It reads
-// no table: every event that must not proceed raises ValidationRejected, and a redelivery is decided the same.
+// no table: every event that must not proceed raises ValidationRejected, and a redelivery is decided the same
+// (but for a time in the future, which a much later redelivery could find in the past).
+import { type ClockSkew, DEFAULT_CLOCK_SKEW } from "../config/clock";
 import {
   parseEvent,
   symbolOf,
@@ -11,13 +13,17 @@ import {
   ValidationRejected,
 } from "../contracts";
 import type { InstrumentRegistry } from "../instruments";
-import { applyRules } from "./rules";
+import { applyRules, futureTimestamps } from "./rules";
 
-export { applyRules, type RuleOutcome } from "./rules";
+export { applyRules, futureTimestamps, type RuleOutcome } from "./rules";
 
-/** What validation reads; the handler wires SSM, tests wire whatever they need. */
+/** What validation reads; the handler wires SSM and the system clock, tests wire whatever they need. */
 export interface ValidationSources {
   instruments(): Promise<InstrumentRegistry>;
+  /** Absent: DEFAULT_CLOCK_SKEW (5 minutes). */
+  clockSkew?(): Promise<ClockSkew>;
+  /** Epoch milliseconds; absent: Date.now(). */
+  now?(): number;
 }
 
 /**
@@ -29,8 +35,9 @@ export async function validateEvent(input: unknown, sources: ValidationSources):
   if (!parsed.ok) throw new ValidationRejected(parsed.violations);
   const event = parsed.event;
   const symbol = symbolOf(event);
-  const registry = await sources.instruments();
-  const { violations, checks } = applyRules(event, symbol === null ? null : registry.get(symbol));
+  const [registry, skew] = await Promise.all([sources.instruments(), sources.clockSkew?.() ?? DEFAULT_CLOCK_SKEW]);
+  const { violations: broken, checks } = applyRules(event, symbol === null ? null : registry.get(symbol));
+  const violations = [...futureTimestamps(event, sources.now?.() ?? Date.now(), skew), ...broken];
   if (violations.length > 0) throw new ValidationRejected(violations);
   switch (event.kind) {
     case "ORDER_SUBMIT":

@@ -1,5 +1,7 @@
-// Business rules from the instrument registry. Pure and stateless: a rule that needs the last trade price is left
-// to the step that holds it (the engine for orders, the recorder for venue trades), so a redelivery is decided the same.
+// Business rules from the instrument registry, and times no later than the clock skew allows. Pure and stateless:
+// a rule that needs the last trade price is left to the step that holds it (the engine for orders, the recorder for
+// venue trades), so a redelivery is decided the same.
+import { type ClockSkew, latestAcceptedTime } from "../config/clock";
 import { type NormalizedEvent, symbolOf, type ValidationChecks, type Violation } from "../contracts";
 import { compareDecimal, multiply, toUnits } from "../decimal";
 import type { Instrument } from "../instruments";
@@ -116,4 +118,21 @@ export function applyRules(event: NormalizedEvent, instrument: Instrument | null
       };
     }
   }
+}
+
+/**
+ * The envelope time, and a trade's execution time, may lie at most the clock skew after `now`. The one rule that
+ * depends on when it runs: an event refused for it could pass if redelivered much later, never the other way round.
+ */
+export function futureTimestamps(event: NormalizedEvent, now: number, skew: ClockSkew): Violation[] {
+  const latest = latestAcceptedTime(now, skew);
+  const stamped: [path: string, time: string][] = [["time", event.eventTime]];
+  if (event.kind === "TRADE") stamped.push(["trade.executedAt", event.trade.executedAt]);
+  return stamped
+    .filter(([, time]) => Date.parse(time) > latest)
+    .map(([path, time]) => ({
+      reason: "INVALID_TIMESTAMP",
+      path,
+      text: `${time} is more than ${skew.maxFutureSeconds} s after the validator's clock (${new Date(now).toISOString()})`,
+    }));
 }

@@ -3,6 +3,7 @@ import { BAD_INPUTS, DUPLICATE_ID_PAIR } from "../../../../tests/support/bad-inp
 import { cancelEvent, LIMIT_ORDER, orderEvent, tradeEvent } from "../../../../tests/support/test-events";
 import { ConfigurationError } from "../config";
 import {
+  parseEvent,
   parseRejectionCause,
   REASON_CODE_LIST,
   type ReasonCode,
@@ -11,7 +12,7 @@ import {
 } from "../contracts";
 import { compareDecimal, formatScaled } from "../decimal";
 import { type Instrument, instrumentRegistry, priceBand, SAMPLE_INSTRUMENTS } from "../instruments";
-import { type ValidationSources, validateEvent } from ".";
+import { futureTimestamps, type ValidationSources, validateEvent } from ".";
 
 const AAPL = SAMPLE_INSTRUMENTS.find((i) => i.symbol === "AAPL")!;
 const HALTED: Instrument = { ...AAPL, symbol: "HALTED-1", status: "HALTED" };
@@ -237,5 +238,81 @@ describe("any input", () => {
         expect(["PASSED", "REJECTED"]).toContain(await outcome(tradeEvent("beta", {}, { [field]: value })));
       }),
     );
+  });
+});
+
+describe("times in the future", () => {
+  const NOW = Date.parse("2026-03-02T12:00:00.000Z");
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const skew = (maxFutureSeconds: number) => ({ maxFutureSeconds });
+  const clocked = (maxFutureSeconds = 300): ValidationSources => ({
+    ...sources().wired,
+    clockSkew: async () => skew(maxFutureSeconds),
+    now: () => NOW,
+  });
+  /** The paths the time rule refuses in a structurally valid event. */
+  function latePaths(input: unknown, maxFutureSeconds = 300): string[] {
+    const parsed = parseEvent(input);
+    if (!parsed.ok) throw new Error(`not a valid event: ${JSON.stringify(parsed.violations)}`);
+    return futureTimestamps(parsed.event, NOW, skew(maxFutureSeconds)).map((v) => v.path);
+  }
+
+  it("accepts any envelope time up to the skew ahead of now, and refuses any later one", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 86_400 }),
+        fc.integer({ min: -86_400_000, max: 2 * 86_400_000 }),
+        fc.constantFrom<(envelope: { time: string }) => unknown>(
+          (e) => orderEvent({}, e),
+          (e) => cancelEvent({}, e),
+          (e) => tradeEvent("beta", {}, e),
+        ),
+        (seconds, ahead, make) => {
+          const late = ahead > seconds * 1000;
+          expect(latePaths(make({ time: iso(NOW + ahead) }), seconds)).toEqual(late ? ["time"] : []);
+        },
+      ),
+    );
+  });
+
+  it("holds each venue's execution time to the same limit as the envelope's, to the millisecond", () => {
+    const limit = NOW + 300_000;
+    for (const [ms, expected] of [
+      [limit, []],
+      [limit + 1, ["trade.executedAt"]],
+    ] as const) {
+      expect(latePaths(tradeEvent("alpha", { executedAt: ms }))).toEqual(expected);
+      expect(latePaths(tradeEvent("beta", { executed_at: iso(ms) }))).toEqual(expected);
+      expect(latePaths(tradeEvent("gamma", { tradeTime: iso(ms).replace("Z", "+00:00") }))).toEqual(expected);
+    }
+  });
+
+  it("rejects with INVALID_TIMESTAMP beside every other violated rule, and says by how much", async () => {
+    const future = { time: "9999-12-31T23:59:59Z" };
+    const everything = tradeEvent("alpha", { executedAt: Date.UTC(9999, 11, 31), currency: "EUR" }, future);
+    const error = await validateEvent(everything, clocked()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationRejected);
+    const { reasons, explanation } = error as ValidationRejected;
+    expect(reasons).toEqual(["INVALID_TIMESTAMP", "CURRENCY_MISMATCH"]);
+    expect(explanation).toContain(
+      "time: 9999-12-31T23:59:59.000Z is more than 300 s after the validator's clock (2026-03-02T12:00:00.000Z)",
+    );
+    expect(explanation).toContain("trade.executedAt: 9999-12-31T00:00:00.000Z is more than 300 s after");
+  });
+
+  it("accepts the past, however far, and defaults to the system clock and a 5 minute skew", async () => {
+    expect((await validateEvent(orderEvent({}, { time: "2000-01-01T00:00:00Z" }), clocked(0))).kind).toBe(
+      "ORDER_SUBMIT",
+    );
+    expect(await reasonsFor(orderEvent({}, { time: iso(Date.now() + 60_000) }))).toEqual([]);
+    expect(await reasonsFor(orderEvent({}, { time: iso(Date.now() + 600_000) }))).toEqual(["INVALID_TIMESTAMP"]);
+  });
+
+  it("lets a clock-skew configuration failure through as itself", async () => {
+    const broken: ValidationSources = {
+      ...clocked(),
+      clockSkew: () => Promise.reject(new ConfigurationError("SSM parameter /x/clock-skew is missing")),
+    };
+    await expect(validateEvent(orderEvent(), broken)).rejects.toBeInstanceOf(ConfigurationError);
   });
 });
