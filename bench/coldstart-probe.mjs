@@ -1,7 +1,7 @@
 // @ts-check
 // One cold start in a fresh process: import a bundle, then its first invocation. The environment is the
 // function's (bench/coldstart.ts sets it). Prints {"importMs", "invokeMs"} as the last line of stdout.
-import { lambdaContext } from "../local/lambda-context.mjs";
+import { lambdaContext } from "../local/lambda/lambda-context.mjs";
 
 const [bundle, handlerName, event, functionName = "baseline", functionArn = "", memorySize = "128"] =
   process.argv.slice(2);

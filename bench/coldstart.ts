@@ -11,10 +11,11 @@ import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { Metafile } from "esbuild";
-import { lambdaEnvironment, localFunctions } from "../local/functions";
+import { functionBaseEnvironment, localFunctions } from "../local/lambda/functions";
+import { lambdaEnvironment } from "../local/lambda/host";
 import { provisionFromTemplate } from "../local/provision";
 import { startDynamoDbLocal, startMoto, startRedis } from "../local/servers";
-import { functionBaseEnvironment } from "../local/stack";
+import { loadTemplate } from "../local/template";
 import { bundleBytes } from "../scripts/build";
 import { localCredentials } from "../scripts/cli";
 
@@ -53,7 +54,7 @@ const servers = await Promise.all([startRedis(), startDynamoDbLocal(), startMoto
 try {
   const [redis, dynamo, moto] = servers;
   const endpoints = { redisUrl: redis.endpoint, dynamoEndpoint: dynamo.endpoint, motoEndpoint: moto.endpoint };
-  const resources = await provisionFromTemplate({
+  const resources = await provisionFromTemplate(loadTemplate(), {
     dynamoEndpoint: dynamo.endpoint,
     motoEndpoint: moto.endpoint,
     region: "us-east-1",

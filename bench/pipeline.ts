@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
-import type { FunctionUsage } from "../local/functions";
+import type { FunctionUsage } from "../local/lambda/host";
 import { startLocalStack } from "../local/stack";
-import type { Execution } from "../local/workflow";
+import type { Execution } from "../local/stepfunctions/workflow";
 import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../scripts/scenario";
 
 const { values } = parseArgs({

@@ -7,12 +7,12 @@
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import { Transform } from "node:stream";
 import { z } from "zod";
-import { eventBridgeApi, servesEventBridge } from "./eventbridge-api";
-import { EventBridgeError, type LocalEventBus } from "./eventbus";
+import { eventBridgeApi, servesEventBridge } from "./events/api";
+import { EventBridgeError, type LocalEventBus } from "./events/bus";
 import { API_BODY_MAX_BYTES, PASSTHROUGH_BODY_MAX_BYTES } from "./limits";
-import { type MessageMoveTasks, SqsError } from "./sqs-move-task";
-import { StepFunctionsApi } from "./stepfunctions-api";
-import { type LocalStateMachine, StepFunctionsError } from "./workflow";
+import { type MessageMoveTasks, SqsError } from "./sqs/move-tasks";
+import { StepFunctionsApi } from "./stepfunctions/api";
+import { type LocalStateMachine, StepFunctionsError } from "./stepfunctions/workflow";
 
 export interface GatewayBackends {
   readonly machines: readonly LocalStateMachine[];

@@ -1,27 +1,26 @@
 // The whole pipeline on one machine: real redis-server, DynamoDB Local and moto; the resources of template.yaml;
 // the functions from their bundles; the ASL on aws-local-stepfunctions; the bus and its rules; the alert queue's
-// event source; and one gateway endpoint in front. Everything is read from template.yaml and the ASL.
+// event source; and one gateway endpoint in front. This module only wires them: template.yaml is loaded once here,
+// and each service's folder makes its part of it (lambda/, stepfunctions/, events/, sqs/, sns/...).
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { z } from "zod";
-import { compileEventPattern } from "./event-pattern";
-import { EventBridgeError, type EventEnvelope, LocalEventBus, type LocalRule } from "./eventbus";
-import { FunctionHost, type LocalFunction, localFunctions } from "./functions";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { EventBridgeError, type EventEnvelope, type LocalEventBus } from "./events/bus";
+import { compileEventPattern } from "./events/event-pattern";
+import { localEventBus } from "./events/rules";
 import { Gateway } from "./gateway";
-import {
-  type LocalRuntimeOptions,
-  type ProvisionedResources,
-  provisionFromTemplate,
-  stackResolver,
-  workflowDefinition,
-} from "./provision";
+import { sqsEventSources } from "./lambda/event-sources";
+import { functionHost } from "./lambda/functions";
+import type { FunctionHost } from "./lambda/host";
+import type { SqsEventSource } from "./lambda/sqs-event-source";
+import { type ProvisionedResources, provisionFromTemplate, stackResolver } from "./provision";
 import { type LocalServer, startDynamoDbLocal, startMoto, startRedis } from "./servers";
-import { SqsEventSource } from "./sqs-event-source";
-import { MessageMoveTasks } from "./sqs-move-task";
-import { type Execution, LocalStateMachine, StepFunctionsError } from "./workflow";
+import { subscribeInboxes } from "./sns/topics";
+import { MessageMoveTasks } from "./sqs/move-tasks";
+import { localStateMachine } from "./stepfunctions/machine";
+import { type Execution, type LocalStateMachine, StepFunctionsError } from "./stepfunctions/workflow";
+import { loadTemplate } from "./template";
 
 export interface LocalStackOptions {
   readonly stage?: string;
@@ -89,36 +88,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const EventBridgeRuleEvent = z.object({
-  Type: z.literal("EventBridgeRule"),
-  Properties: z.object({
-    EventBusName: z.string().optional(),
-    RuleName: z.string().optional(),
-    Pattern: z.unknown(),
-    RetryPolicy: z
-      .object({
-        MaximumEventAgeInSeconds: z.coerce.number().int().default(86_400),
-        MaximumRetryAttempts: z.coerce.number().int().default(185),
-      })
-      .default({ MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 }),
-    DeadLetterConfig: z.object({ Arn: z.string() }).optional(),
-  }),
-});
-
-const SqsEvent = z.object({
-  Queue: z.string(),
-  BatchSize: z.coerce.number().int().positive().default(10),
-  MaximumBatchingWindowInSeconds: z.coerce.number().int().min(0).default(0),
-  FunctionResponseTypes: z.array(z.string()).default([]),
-  ScalingConfig: z.object({ MaximumConcurrency: z.coerce.number().int() }).optional(),
-  Enabled: z.boolean().default(true),
-});
-
-const StateMachineProperties = z.object({
-  Name: z.string().optional(),
-  Type: z.enum(["EXPRESS", "STANDARD"]).default("STANDARD"),
-});
-
 /**
  * `backend` as the gateway sees it: each named method first calls `check` with its arguments, which throws to
  * refuse the call. Through the gateway only, so the stack's own calls are never refused.
@@ -138,13 +107,6 @@ function refusedWhileDraining<T extends object, A extends unknown[]>(
       };
     },
   });
-}
-
-/** Physical name or URL of a queue by its ARN. */
-function queueUrlByArn(resources: ProvisionedResources, arn: string): string {
-  const entry = Object.values(resources.physical).find((p) => p.attributes?.Arn === arn && p.attributes.QueueUrl);
-  if (!entry?.attributes?.QueueUrl) throw new Error(`no local queue has the ARN ${arn}`);
-  return entry.attributes.QueueUrl;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -179,8 +141,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Credentials only have to be well-formed: moto keys its account off them, DynamoDB Local its database.
     process.env.AWS_ACCESS_KEY_ID ??= "testing";
     process.env.AWS_SECRET_ACCESS_KEY ??= "testing";
+    const template = loadTemplate();
     const provisioning = { dynamoEndpoint: servers.dynamoEndpoint, motoEndpoint: servers.motoEndpoint, region, stage };
-    const resources = await provisionFromTemplate(provisioning);
+    const resources = await provisionFromTemplate(template, provisioning);
+    const resolver = stackResolver(resources, servers.redisUrl);
 
     const gateway = new Gateway();
     const port = await gateway.listen(options.gatewayPort);
@@ -196,29 +160,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         concurrency: options.concurrency,
         timeoutSeconds: options.timing?.functionTimeoutSeconds,
       },
+      resolver,
     );
     stops.push(() => functions.stop());
 
-    const machine = localStateMachine(resources, functions, sqs, options);
-    const bus = new LocalEventBus({
-      name: resources.bus,
-      arn: resources.physical[busLogicalId(resources)]?.attributes?.Arn ?? "",
-      region,
-      accountId: resources.accountId,
-      rules: rulesOf(resources, machine),
-      sendToDeadLetterQueue: async ({ queueArn, body, attributes }) => {
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: queueUrlByArn(resources, queueArn),
-            MessageBody: body,
-            MessageAttributes: Object.fromEntries(
-              Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }]),
-            ),
-          }),
-        );
+    const machine = localStateMachine(
+      resources,
+      {
+        invoke: (logicalId, input) => functions.invoke(logicalId, input),
+        sqs,
+        tuning: {
+          ...(options.timing?.taskRetryMs !== undefined && { retryIntervalMs: options.timing.taskRetryMs }),
+          ...(options.retainExecutions !== undefined && { retainExecutions: options.retainExecutions }),
+          ...(options.maxRunningExecutions !== undefined && { maxRunning: options.maxRunningExecutions }),
+        },
       },
-      ...(options.timing?.eventRetryBaseMs !== undefined && { retryBaseDelayMs: options.timing.eventRetryBaseMs }),
-    });
+      resolver,
+    );
+    const bus = localEventBus(resolver, resources, machine, sqs, options.timing?.eventRetryBaseMs);
     stops.push(() => bus.stop());
     const moveTasks = new MessageMoveTasks(sqs);
     stops.push(() => moveTasks.idle());
@@ -241,7 +200,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       moveTasks,
     });
 
-    const eventSources = functions.functions.flatMap((fn) => sqsEventSources(fn, resources, sqs, functions, options));
+    const eventSources = sqsEventSources(functions, resources, sqs, options.timing?.sqsRetryVisibilitySeconds);
     for (const source of eventSources) {
       source.start();
       stops.push(() => source.stop());
@@ -274,7 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         } while (bus.busy || machine.runningCount > 0);
       },
       async reprovision() {
-        await provisionFromTemplate(provisioning);
+        await provisionFromTemplate(template, provisioning);
         await subscribeInboxes(resources, motoEndpoint, sqs);
       },
       async drain(timeoutMs) {
@@ -301,168 +260,4 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw err;
   }
-}
-
-/**
- * The template's functions on the local servers: each gets its template environment plus credentials, region and
- * endpoints (EventBridge and Step Functions at the gateway when there is one, moto otherwise).
- */
-export function functionHost(
-  resources: ProvisionedResources,
-  endpoints: LocalEndpoints,
-  options: Omit<LocalRuntimeOptions, "redisUrl"> & { logDir?: string } = {},
-): FunctionHost {
-  const { logDir, ...runtime } = options;
-  return new FunctionHost(localFunctions(resources, { ...runtime, redisUrl: endpoints.redisUrl }), {
-    baseEnvironment: functionBaseEnvironment(resources, endpoints),
-    ...(logDir && { logDir }),
-  });
-}
-
-export interface LocalEndpoints {
-  readonly redisUrl: string;
-  readonly dynamoEndpoint: string;
-  readonly motoEndpoint: string;
-  readonly gateway?: string;
-}
-
-/** What every function's environment starts from: credentials, region and the local endpoints. */
-export function functionBaseEnvironment(
-  resources: ProvisionedResources,
-  endpoints: LocalEndpoints,
-): Record<string, string> {
-  const { region } = resources;
-  const gateway = endpoints.gateway ?? endpoints.motoEndpoint;
-  return {
-    AWS_REGION: region,
-    AWS_DEFAULT_REGION: region,
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "testing",
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "testing",
-    AWS_ENDPOINT_URL: endpoints.motoEndpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoEndpoint,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: gateway,
-    AWS_ENDPOINT_URL_SFN: gateway,
-    // X-Ray has no local daemon: the execution traces stand in for it.
-    POWERTOOLS_TRACE_ENABLED: "false",
-    // The X-Ray SDK the tracer imports would otherwise track every async resource, for nothing.
-    AWS_XRAY_MANUAL_MODE: "true",
-    TZ: "UTC",
-  };
-}
-
-function busLogicalId(resources: ProvisionedResources): string {
-  const id = Object.entries(resources.physical).find(([, p]) => p.ref === resources.bus && p.attributes?.Name)?.[0];
-  if (!id) throw new Error("the local stack has no bus");
-  return id;
-}
-
-function localStateMachine(
-  resources: ProvisionedResources,
-  functions: FunctionHost,
-  sqs: SQSClient,
-  options: LocalStackOptions,
-): LocalStateMachine {
-  const workflow = workflowDefinition(resources);
-  const resolver = stackResolver(resources);
-  const resource = resolver.template.Resources[workflow.logicalId];
-  const { Name, Type } = resource?.Properties ?? {};
-  const properties = StateMachineProperties.parse(resolver.resolve({ Name, Type }));
-  const name = properties.Name ?? `${resources.stackName}-${workflow.logicalId}`;
-  return new LocalStateMachine({
-    name,
-    arn: `arn:aws:states:${resources.region}:${resources.accountId}:stateMachine:${name}`,
-    type: properties.Type,
-    definition: workflow.definition,
-    region: resources.region,
-    target: {
-      isFunction: (arn) => arn in workflow.functionsByArn,
-      invokeFunction: (arn, input) => functions.invoke(workflow.functionsByArn[arn] ?? arn, input),
-      sqs,
-    },
-    ...(options.timing?.taskRetryMs !== undefined && { retryIntervalMs: options.timing.taskRetryMs }),
-    ...(options.retainExecutions !== undefined && { retainExecutions: options.retainExecutions }),
-    ...(options.maxRunningExecutions !== undefined && { maxRunning: options.maxRunningExecutions }),
-  });
-}
-
-/** The state machine's EventBridgeRule events, as the rules SAM would create, each targeting the machine. */
-function rulesOf(resources: ProvisionedResources, machine: LocalStateMachine): LocalRule[] {
-  const resolver = stackResolver(resources);
-  const [[logicalId, resource] = []] = resolver.resourcesOfType("AWS::Serverless::StateMachine");
-  const events = z.record(z.string(), z.unknown()).parse(resource?.Properties.Events ?? {});
-  return Object.entries(events).flatMap(([eventId, event]) => {
-    const parsed = EventBridgeRuleEvent.safeParse(resolver.resolve(event));
-    if (!parsed.success) return [];
-    const p = parsed.data.Properties;
-    const ruleName = p.RuleName ?? `${resources.stackName}-${logicalId}${eventId}`;
-    const busName = p.EventBusName ?? "default";
-    return [
-      {
-        name: ruleName,
-        arn: `arn:aws:events:${resources.region}:${resources.accountId}:rule/${busName}/${ruleName}`,
-        eventPattern: p.Pattern,
-        targets: [
-          {
-            id: `${logicalId}${eventId}StepFunctionsTarget`,
-            arn: machine.arn,
-            maximumRetryAttempts: p.RetryPolicy.MaximumRetryAttempts,
-            maximumEventAgeSeconds: p.RetryPolicy.MaximumEventAgeInSeconds,
-            ...(p.DeadLetterConfig && { deadLetterArn: p.DeadLetterConfig.Arn }),
-            deliver: async (envelope) => {
-              machine.start(JSON.stringify(envelope));
-            },
-          },
-        ],
-      },
-    ];
-  });
-}
-
-function sqsEventSources(
-  fn: LocalFunction,
-  resources: ProvisionedResources,
-  sqs: SQSClient,
-  functions: FunctionHost,
-  options: LocalStackOptions,
-): SqsEventSource[] {
-  return Object.values(fn.events)
-    .filter((event) => event.Type === "SQS")
-    .map((event) => SqsEvent.parse(event.Properties))
-    .filter((event) => event.Enabled)
-    .map(
-      (event) =>
-        new SqsEventSource({
-          sqs,
-          queueUrl: queueUrlByArn(resources, event.Queue),
-          queueArn: event.Queue,
-          region: resources.region,
-          batchSize: event.BatchSize,
-          maximumBatchingWindowSeconds: event.MaximumBatchingWindowInSeconds,
-          maximumConcurrency: event.ScalingConfig?.MaximumConcurrency ?? 1000,
-          reportBatchItemFailures: event.FunctionResponseTypes.includes("ReportBatchItemFailures"),
-          invoke: (batch) => functions.invoke(fn.logicalId, batch),
-          ...(options.timing?.sqsRetryVisibilitySeconds !== undefined && {
-            retryVisibilitySeconds: options.timing.sqsRetryVisibilitySeconds,
-          }),
-        }),
-    );
-}
-
-/** A local queue subscribed to each topic, standing in for the e-mail or endpoint a deployment would subscribe. */
-async function subscribeInboxes(
-  resources: ProvisionedResources,
-  motoEndpoint: string,
-  sqs: SQSClient,
-): Promise<Record<string, string>> {
-  const sns = new SNSClient({ endpoint: motoEndpoint, region: resources.region });
-  const inboxes: Record<string, string> = {};
-  for (const [logicalId, topicArn] of Object.entries(resources.topics)) {
-    const name = `${resources.physical[logicalId]?.attributes?.TopicName ?? logicalId}-local-inbox`;
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-    if (!QueueUrl) throw new Error(`moto created no queue ${name}`);
-    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
-    inboxes[logicalId] = QueueUrl;
-  }
-  return inboxes;
 }

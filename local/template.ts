@@ -41,6 +41,14 @@ export function templateFile(relative: string, path = TEMPLATE_PATH): string {
   return join(dirname(path), relative);
 }
 
+/** The Environment.Variables of a function's properties (or of Globals.Function), unresolved. */
+export function environmentOf(properties: Record<string, unknown>): Record<string, unknown> {
+  const variables = z
+    .object({ Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }).optional() })
+    .parse(properties).Environment?.Variables;
+  return variables ?? {};
+}
+
 /** What the local stack made of a resource: its Ref value and the attributes Fn::GetAtt may ask for. */
 export interface PhysicalResource {
   readonly ref: string;
@@ -118,6 +126,13 @@ export class TemplateResolver {
     return Object.entries(this.template.Resources).filter(
       ([, r]) => r.Type === type && (r.Condition === undefined || this.condition(r.Condition)),
     );
+  }
+
+  /** The properties `schema` names, resolved and parsed: the rest (KMS keys, policies, VPC) means nothing locally. */
+  properties<S extends z.ZodObject>(schema: S, properties: unknown): z.output<S> {
+    const given = z.record(z.string(), z.unknown()).parse(properties);
+    const wanted = Object.keys(schema.shape).filter((key) => given[key] !== undefined);
+    return schema.parse(this.resolve(Object.fromEntries(wanted.map((key) => [key, given[key]]))));
   }
 
   /** The value with every intrinsic resolved; throws UnresolvedReferenceError for anything it cannot know. */

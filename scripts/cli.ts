@@ -1,16 +1,17 @@
 // What the commands against the local stack (put-events, invoke, inspect) share: arguments and JSON inputs as the
-// aws CLI takes them, the stack file, SDK settings for the gateway, execution traces read back from
-// GetExecutionHistory, and plain aligned text.
+// aws CLI takes them, the stack file, SDK settings for the gateway, executions' histories read back from
+// GetExecutionHistory (traced by local/stepfunctions/traces.ts), and plain aligned text.
 import { existsSync, readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import {
   DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
-  type HistoryEvent,
+  type HistoryEvent as SdkHistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
-import { AslMachineSchema, type AslState, statesByName } from "../local/asl";
 import { findStack, requireStack, STACK_FILE, type StackInfo } from "../local/stack-file";
+import { AslMachineSchema, statesByName } from "../local/stepfunctions/asl";
+import { type HistoryEvent, type MachineStates, type StateTrace, stepNotes } from "../local/stepfunctions/traces";
 
 /** Bad arguments: the message and exit code 2. */
 export class UsageError extends Error {
@@ -125,143 +126,46 @@ export function isoTime(date: Date | number | undefined): string {
   return date === undefined ? "" : new Date(date).toISOString().slice(0, 23).replace("T", " ");
 }
 
-/** One state's visit in an execution, as the history tells it. */
-export interface StateStep {
-  readonly state: string;
+export interface StateMachineInfo {
   readonly type: string;
-  /** Nesting: 1 for the states of a Parallel's branches, and so on. */
-  readonly depth: number;
-  /** Milliseconds from the execution's start. */
-  readonly startMs: number;
-  durationMs: number;
-  /** Task invocations (1 + retries). */
-  attempts: number;
-  /** The error of each failed attempt that was retried. */
-  readonly retries: string[];
-  failed?: string;
-  caught?: { error: string; next: string };
+  readonly states: MachineStates;
 }
 
-export interface MachineStates {
-  readonly type: string;
-  readonly states: ReadonlyMap<string, { state: AslState; depth: number }>;
-}
-
-export async function machineStates(sfn: SFNClient, stateMachineArn: string): Promise<MachineStates> {
+export async function machineStates(sfn: SFNClient, stateMachineArn: string): Promise<StateMachineInfo> {
   const { definition, type } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
   const machine = AslMachineSchema.parse(JSON.parse(definition ?? "{}"));
   return { type: type ?? "STANDARD", states: statesByName(machine) };
 }
 
 /** An execution's ARN from its name (executions of an EXPRESS machine live under `:express:`). */
-export function executionArn(info: StackInfo, machine: MachineStates, nameOrArn: string): string {
+export function executionArn(info: StackInfo, machine: StateMachineInfo, nameOrArn: string): string {
   if (nameOrArn.startsWith("arn:")) return nameOrArn;
   const kind = machine.type === "EXPRESS" ? ":express:" : ":execution:";
   return `${info.stateMachineArn.replace(":stateMachine:", kind)}:${nameOrArn}`;
 }
 
+/** An execution's history as the gateway returns it, in the shape traceOf reads (epoch-millisecond timestamps). */
 export async function executionHistory(sfn: SFNClient, arn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
+  const events: SdkHistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
     const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000, nextToken }));
     events.push(...(page.events ?? []));
     nextToken = page.nextToken;
   } while (nextToken);
-  return events.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
-}
-
-function catches(catcher: { ErrorEquals: string[] }, error: string): boolean {
-  const e = catcher.ErrorEquals;
-  return (
-    e.includes(error) || e.includes("States.ALL") || (e.includes("States.TaskFailed") && error !== "States.Timeout")
-  );
-}
-
-/**
- * The state path of an execution with durations, attempts, retries and catches. A Task's Scheduled/Started/
- * Succeeded/Failed events carry no state name, so they go to the open Task state whose Resource they name.
- */
-export function traceOf(events: readonly HistoryEvent[], machine: MachineStates): StateStep[] {
-  const t0 = events[0]?.timestamp?.getTime() ?? 0;
-  const steps: StateStep[] = [];
-  const open = new Map<string, StateStep>();
-  let current: StateStep | undefined;
-  let lastError: string | undefined;
-  for (const e of events) {
-    const at = (e.timestamp?.getTime() ?? t0) - t0;
-    const type = e.type ?? "";
-    const entered = e.stateEnteredEventDetails?.name;
-    const exited = e.stateExitedEventDetails?.name;
-    const scheduled =
-      e.lambdaFunctionScheduledEventDetails?.resource ??
-      (e.taskScheduledEventDetails &&
-        `arn:aws:states:::${e.taskScheduledEventDetails.resourceType}:${e.taskScheduledEventDetails.resource}`);
-    const failure =
-      e.lambdaFunctionFailedEventDetails ??
-      e.lambdaFunctionTimedOutEventDetails ??
-      e.lambdaFunctionStartFailedEventDetails ??
-      e.taskFailedEventDetails ??
-      e.taskTimedOutEventDetails;
-    if (entered !== undefined) {
-      const step: StateStep = {
-        state: entered,
-        type: type.replace(/StateEntered$/, ""),
-        depth: machine.states.get(entered)?.depth ?? 0,
-        startMs: at,
-        durationMs: 0,
-        attempts: 0,
-        retries: [],
-      };
-      steps.push(step);
-      open.set(entered, step);
-    } else if (exited !== undefined) {
-      const step = open.get(exited);
-      if (step) step.durationMs = at - step.startMs;
-      open.delete(exited);
-    } else if (scheduled !== undefined) {
-      const candidates = [...open.values()].filter((s) => s.type === "Task").reverse();
-      current =
-        candidates.find((s) => machine.states.get(s.state)?.state.Resource === scheduled) ?? candidates[0] ?? current;
-      if (!current) continue;
-      current.attempts += 1;
-      if (current.failed) current.retries.push(current.failed);
-      current.failed = undefined;
-    } else if (failure && current) {
-      current.failed = failure.error ?? "States.TaskFailed";
-      current.durationMs = at - current.startMs;
-      lastError = current.failed;
-    } else if (type === "ParallelStateFailed" || type === "MapStateFailed") {
-      const step = [...open.values()].reverse().find((s) => s.type === type.replace(/StateFailed$/, ""));
-      if (step) {
-        step.failed = lastError ?? "States.BranchFailed";
-        step.durationMs = at - step.startMs;
-      }
-    }
-  }
-  for (const [i, step] of steps.entries()) {
-    const error = step.failed;
-    const catcher = error && machine.states.get(step.state)?.state.Catch?.find((c) => catches(c, error));
-    if (!error || !catcher || !steps.slice(i + 1).some((s) => s.state === catcher.Next)) continue;
-    step.caught = { error, next: catcher.Next };
-    step.failed = undefined;
-  }
-  return steps;
-}
-
-export function stepNotes(step: StateStep): string {
-  const retried = [...new Set(step.retries)].join(", ");
-  return [
-    step.retries.length ? `retried ${step.retries.length}x: ${retried}` : "",
-    step.failed ? `failed ${step.failed}` : "",
-    step.caught ? `caught ${step.caught.error} -> ${step.caught.next}` : "",
-  ]
-    .filter(Boolean)
-    .join("; ");
+  return events
+    .map((e) => ({
+      ...e,
+      timestamp: e.timestamp?.getTime() ?? 0,
+      type: e.type ?? "",
+      id: e.id ?? 0,
+      previousEventId: e.previousEventId ?? 0,
+    }))
+    .sort((a, b) => a.id - b.id);
 }
 
 /** `ProcessEvent 4.67s [Validate 2.87s, Enrich 2.40s, IsOrder 4ms, Match 1.78s] -> Record 0.66s` */
-export function formatPath(steps: readonly StateStep[]): string {
+export function formatPath(steps: readonly StateTrace[]): string {
   const parts: { text: string; inner: string[] }[] = [];
   for (const step of steps) {
     const notes = stepNotes(step);

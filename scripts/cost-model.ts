@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseRecordInput, planRecord, type RecordPlan } from "@tradeflow/common/recorder";
 import { z } from "zod";
-import { type AslMachine, AslMachineSchema, type AslState } from "../local/asl";
+import { type AslMachine, AslMachineSchema, type AslState } from "../local/stepfunctions/asl";
 import { loadTemplate, TemplateResolver, templateFile } from "../local/template";
 
 interface Price {

@@ -9,13 +9,12 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
-import { deadLetterQueues } from "../local/dead-letters";
 import { repoRoot } from "../local/servers";
+import { deadLetterQueues } from "../local/sqs/dead-letters";
 import { type LocalStack, startLocalStack } from "../local/stack";
 import { refuseIfRunning, removeStackFile, stackInfo, writeStackFile } from "../local/stack-file";
-import { loadTemplate } from "../local/template";
-import { formatTrace, type TraceRecord, traceRecord } from "../local/traces";
-import type { Execution } from "../local/workflow";
+import { formatTrace, type TraceRecord, traceRecord } from "../local/stepfunctions/traces";
+import type { Execution } from "../local/stepfunctions/workflow";
 import { buildScenario, scenarioExpectations, TIMING_DEPENDENT_REFUSALS } from "./scenario";
 
 const { values: args } = parseArgs({
@@ -105,7 +104,7 @@ async function run(stack: LocalStack): Promise<void> {
   else out(progress());
 
   const dlqs = Object.fromEntries(
-    [...deadLetterQueues(loadTemplate()).keys()].map((id) => [id, stack.resources.queues[id] ?? ""]),
+    [...deadLetterQueues(stack.resources.template).keys()].map((id) => [id, stack.resources.queues[id] ?? ""]),
   );
   await waitFor(async () => (await countMessages(sqs, dlqs.AlertDeadLetterQueue)) > 0, 60_000);
   await summary(stack, sqs, finished, streamSeconds, expected, dlqs);

@@ -8,8 +8,9 @@ import { DynamoDBDocumentClient, paginateQuery, paginateScan, type QueryCommandI
 import { type Instrument, InstrumentListSchema, instrumentRegistry } from "@tradeflow/common/instruments";
 import { MatchingEngine, type Trade } from "@tradeflow/common/orderbook";
 import { Redis } from "ioredis";
-import { deadLetterQueues } from "../local/dead-letters";
+import { deadLetterQueues } from "../local/sqs/dead-letters";
 import type { StackInfo } from "../local/stack-file";
+import { stepNotes, traceOf } from "../local/stepfunctions/traces";
 import { loadTemplate } from "../local/template";
 import {
   awsConfig,
@@ -25,8 +26,6 @@ import {
   printJson,
   requireRunningStack,
   runCommand,
-  stepNotes,
-  traceOf,
   UsageError,
 } from "./cli";
 
@@ -383,7 +382,7 @@ class Inspector {
       this.sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
       executionHistory(this.sfn, arn),
     ]);
-    const states = traceOf(events, machine);
+    const states = traceOf(events, machine.states);
     const took = execution.startDate
       ? duration((execution.stopDate ?? new Date()).getTime() - execution.startDate.getTime())
       : "";

@@ -4,10 +4,10 @@
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LambdaFunctionError } from "../local/functions";
+import { functionHost } from "../local/lambda/functions";
+import { LambdaFunctionError } from "../local/lambda/host";
 import { provisionFromTemplate } from "../local/provision";
 import { type LocalServer, startDynamoDbLocal, startMoto, startRedis } from "../local/servers";
-import { functionHost } from "../local/stack";
 import { loadTemplate } from "../local/template";
 import {
   cliArgs,
@@ -85,7 +85,7 @@ async function main(): Promise<number> {
       endpoints = { redisUrl: redis.endpoint, dynamoEndpoint: dynamo.endpoint, motoEndpoint: moto.endpoint };
     }
     const stage = values.stage ?? stack?.stage ?? String(template.Parameters.Stage?.Default);
-    const resources = await provisionFromTemplate({
+    const resources = await provisionFromTemplate(template, {
       dynamoEndpoint: endpoints.dynamoEndpoint,
       motoEndpoint: endpoints.motoEndpoint,
       region: stack?.region ?? process.env.AWS_REGION ?? "us-east-1",

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { repoRoot } from "../local/servers";
 import { startLocalStack } from "../local/stack";
 import { refuseIfRunning, removeStackFile, stackInfo, writeStackFile } from "../local/stack-file";
-import type { Execution } from "../local/workflow";
+import type { Execution } from "../local/stepfunctions/workflow";
 import { cliArgs, positiveInt } from "./cli";
 
 const usage = `usage: npm run local -- [options]

@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { z } from "zod";
 import type { StackInfo } from "../local/stack-file";
+import { type StateTrace, traceOf } from "../local/stepfunctions/traces";
 import {
   awsConfig,
   cliArgs,
@@ -22,8 +23,6 @@ import {
   requireRunningStack,
   runCommand,
   runningStack,
-  type StateStep,
-  traceOf,
   UsageError,
 } from "./cli";
 
@@ -64,7 +63,7 @@ interface EventExecution {
   readonly durationMs?: number;
   readonly error?: string;
   readonly cause?: string;
-  readonly states?: StateStep[];
+  readonly states?: StateTrace[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -172,7 +171,7 @@ async function main(): Promise<number> {
       status: e.status ?? "UNKNOWN",
       durationMs: (e.stopDate?.getTime() ?? Date.now()) - (e.startDate?.getTime() ?? Date.now()),
       ...(e.error && { error: e.error, cause: e.cause }),
-      states: traceOf(await executionHistory(sfn, e.executionArn), machine),
+      states: traceOf(await executionHistory(sfn, e.executionArn), machine.states),
     });
   }
   const allSucceeded = executions.every((e) => e.status === "SUCCEEDED");

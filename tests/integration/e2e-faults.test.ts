@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Trade } from "@tradeflow/common/orderbook";
 import { type LocalServer, startRedis } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 import { accountEvents, conservationProblems, faultStream, type SentOrder, streamEvents } from "../support/faults";
 import { envelopeOf, outputOf, type PipelineClients, pipelineClients } from "../support/pipeline";
 

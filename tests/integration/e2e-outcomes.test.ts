@@ -16,7 +16,7 @@ import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { type LocalServer, startDynamoDbLocal } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 import {
   drainQueue,
   getItem,

@@ -26,9 +26,9 @@ import type { OrderState, Trade } from "@tradeflow/common/contracts";
 import { type Instrument, instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
 import { MatchingEngine } from "@tradeflow/common/orderbook";
 import { Redis } from "ioredis";
-import type { EventEnvelope } from "../../local/eventbus";
+import type { EventEnvelope } from "../../local/events/bus";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 import {
   addInstruments,
   cancelRequested,

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { LocalServer } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 import { accountEvents } from "../support/faults";
 import {
   executionOf,

@@ -20,7 +20,7 @@ import type { Message } from "@aws-sdk/client-sqs";
 import * as z from "zod";
 import { type LocalServer, startDynamoDbLocal, startMoto } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 import { accountEvents, conservationProblems, faultStream, streamEvents } from "../support/faults";
 import { type PipelineClients, pipelineClients } from "../support/pipeline";
 

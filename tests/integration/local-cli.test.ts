@@ -178,7 +178,10 @@ describe("put-events and inspect", () => {
           state: "ProcessEvent",
           caught: { error: "ValidationRejected", next: "RecordRejection" },
         }),
-        expect.objectContaining({ state: "Validate", failed: "ValidationRejected" }),
+        expect.objectContaining({
+          state: "Validate",
+          failed: expect.objectContaining({ error: "ValidationRejected" }),
+        }),
         expect.objectContaining({ state: "RecordRejection", attempts: 1 }),
       ]),
     );

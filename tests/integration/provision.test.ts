@@ -6,19 +6,16 @@ import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { SAMPLE_INSTRUMENTS } from "../../layers/common/src/instruments";
-import { DEFAULT_LOCAL_CONCURRENCY, localFunctions } from "../../local/functions";
-import {
-  functionEnvironments,
-  type ProvisionedResources,
-  provisionFromTemplate,
-  workflowDefinition,
-} from "../../local/provision";
+import { DEFAULT_LOCAL_CONCURRENCY, functionEnvironments, localFunctions } from "../../local/lambda/functions";
+import { type ProvisionedResources, provisionFromTemplate } from "../../local/provision";
+import { workflowDefinition } from "../../local/stepfunctions/machine";
 import { loadTemplate } from "../../local/template";
 
 const region = process.env.AWS_REGION ?? "us-east-1";
 const dynamoEndpoint = process.env.DYNAMODB_ENDPOINT ?? "";
 const motoEndpoint = process.env.MOTO_ENDPOINT ?? "";
 const options = { dynamoEndpoint, motoEndpoint, region, stage: "provtest" };
+const template = loadTemplate();
 
 const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region });
 const moto = { endpoint: motoEndpoint, region };
@@ -27,7 +24,7 @@ const sqs = new SQSClient(moto);
 let stack: ProvisionedResources;
 
 beforeAll(async () => {
-  stack = await provisionFromTemplate(options);
+  stack = await provisionFromTemplate(template, options);
 });
 
 async function queueAttributes(logicalId: string): Promise<Record<string, string>> {
@@ -38,7 +35,7 @@ async function queueAttributes(logicalId: string): Promise<Record<string, string
 }
 
 test("is idempotent: a second run finds the same resources", async () => {
-  const again = await provisionFromTemplate(options);
+  const again = await provisionFromTemplate(template, options);
   expect(again.tables).toEqual(stack.tables);
   expect(again.queues).toEqual(stack.queues);
   expect(again.topics).toEqual(stack.topics);
@@ -136,7 +133,7 @@ test("the SSM parameters hold the template's defaults, overrides applied", async
   expect(await value("InstrumentsParameter")).toEqual(SAMPLE_INSTRUMENTS);
   expect(await value("AlertThresholdsParameter")).toEqual({ default: { high: "150", low: "50" }, symbols: {} });
 
-  const tuned = await provisionFromTemplate({
+  const tuned = await provisionFromTemplate(template, {
     ...options,
     stage: "provtuned",
     parameters: { AlertHighThreshold: "175" },
@@ -189,7 +186,6 @@ describe("functions: concurrency and timeouts", () => {
   const redisUrl = "redis://127.0.0.1:6390";
   const by = (functions: ReturnType<typeof localFunctions>, field: "concurrency" | "timeoutSeconds") =>
     Object.fromEntries(functions.map((fn) => [fn.logicalId, fn[field]]));
-  const template = loadTemplate();
   const reserved = Number(template.Parameters.MatcherReservedConcurrency?.Default);
   const saved = process.env.TRADEFLOW_LOCAL_CONCURRENCY;
   afterEach(() => {

@@ -1,4 +1,4 @@
-// The local SQS event source mapping (local/sqs-event-source.ts) against moto: batching, partial batch responses,
+// The local SQS event source mapping (local/lambda/sqs-event-source.ts) against moto: batching, partial batch responses,
 // retries and redrive to the dead-letter queue, concurrency and shutdown.
 import { createHash, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,7 +18,7 @@ import {
   type SqsBatchReport,
   SqsEventSource,
   type SqsEventSourceOptions,
-} from "../../local/sqs-event-source";
+} from "../../local/lambda/sqs-event-source";
 
 const region = process.env.AWS_REGION ?? "us-east-1";
 const sqs = new SQSClient({ endpoint: process.env.MOTO_ENDPOINT, region });

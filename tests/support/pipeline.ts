@@ -17,10 +17,10 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from "@
 import type { Instrument } from "@tradeflow/common/instruments";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { EventEnvelope } from "../../local/eventbus";
+import type { EventEnvelope } from "../../local/events/bus";
 import { repoRoot } from "../../local/servers";
 import type { LocalStack } from "../../local/stack";
-import type { Execution } from "../../local/workflow";
+import type { Execution } from "../../local/stepfunctions/workflow";
 
 export type Item = Record<string, unknown>;
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
-import { type AslMachine, AslMachineSchema, type AslState, AslStateSchema } from "../../local/asl";
+import { type AslMachine, AslMachineSchema, type AslState, AslStateSchema } from "../../local/stepfunctions/asl";
 import { loadTemplate, templateFile } from "../../local/template";
 
 // asl-validator ships CommonJS without type declarations.

@@ -1,4 +1,4 @@
-// local/event-pattern.ts: EventBridge content filtering, on the AWS documentation's examples (the user guide and
+// local/events/event-pattern.ts: EventBridge content filtering, on the AWS documentation's examples (the user guide and
 // aws/event-ruler's README), the template's two rules against real-looking envelopes, refused patterns, and properties.
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { z } from "zod";
 import { EVENT_ROUTES, ORDER_SOURCE } from "../../layers/common/src/contracts";
-import { compileEventPattern, InvalidEventPatternError } from "../../local/event-pattern";
+import { compileEventPattern, InvalidEventPatternError } from "../../local/events/event-pattern";
 import { loadTemplate, templateFile } from "../../local/template";
 import { cancelEvent, envelope, orderEvent, tradeEvent } from "../support/test-events";
 

@@ -1,4 +1,4 @@
-// The local Lambda runtime's containers (local/functions.ts), on a probe bundle (tests/support/probe-function.mjs):
+// The local Lambda runtime's containers (local/lambda/host.ts), on a probe bundle (tests/support/probe-function.mjs):
 // they scale out on demand up to the function's concurrency, are reused while warm, run one invocation at a time,
 // and end on a timeout or a crash, the next invocation then getting a fresh one.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { FunctionHost, type LocalFunction } from "../../local/functions";
+import { FunctionHost, type LocalFunction } from "../../local/lambda/host";
 import { repoRoot } from "../../local/servers";
 
 const Probe = z.object({

@@ -1,4 +1,4 @@
-// local/scenario.ts: a seeded stream that is deterministic, passes the project's own contracts and validator
+// scripts/scenario.ts: a seeded stream that is deterministic, passes the project's own contracts and validator
 // (its invalid events fail with exactly the reason they announce), leaves the engine's and the recorder's band and
 // notional checks nothing to refuse, stays on the grids, crosses in every book, and raises the number of alerts it
 // predicts, checked against template.yaml's SSM defaults.

@@ -4,8 +4,8 @@
 // those run out, the rule's dead-letter queue with EventBridge's message attributes.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { entrySize, jsonDepthExceeds, MAX_JSON_DEPTH, PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES } from "../limits";
 import { compileEventPattern } from "./event-pattern";
-import { entrySize, jsonDepthExceeds, MAX_JSON_DEPTH, PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES } from "./limits";
 
 export interface EventEnvelope {
   readonly version: "0";

@@ -1,5 +1,5 @@
 // The template's dead-letter queues, read from template.yaml: what `inspect dlq` and the demo's summary show.
-import type { CfnTemplate } from "./template";
+import type { CfnTemplate } from "../template";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

@@ -2,7 +2,7 @@
 // ListTargetsByRule from the template's rules the bus holds (moto has the bus but not these rules). The rest of
 // EventBridge goes to moto.
 import { z } from "zod";
-import { EventBridgeError, type LocalEventBus, type LocalRule } from "./eventbus";
+import { EventBridgeError, type LocalEventBus, type LocalRule } from "./bus";
 
 const BusName = z.string().min(1).optional();
 const ListRules = z.object({

@@ -1,15 +1,12 @@
-// The template's functions, run in-process from the bundles the images and the zip ship (build/<name>/index.mjs):
-// each container a worker thread (local/lambda-worker.mjs) with the function's template environment, scaled out
+// The functions, run in-process from the bundles the images and the zip ship (build/<name>/index.mjs): each
+// container a worker thread (lambda-worker.mjs) with the function's template environment, scaled out
 // on demand as Lambda scales execution environments. Invocations are JSON in and out, as Lambda's; a thrown error
 // comes back as Lambda reports it.
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
-import { functionEnvironments, type LocalRuntimeOptions, type ProvisionedResources, stackResolver } from "./provision";
-import { repoRoot } from "./servers";
-import { templateFile } from "./template";
 
 export interface LocalFunction {
   readonly logicalId: string;
@@ -37,79 +34,6 @@ export class LambdaFunctionError extends Error {
     super(JSON.stringify({ errorType, errorMessage, trace }));
     this.name = errorType;
   }
-}
-
-const FunctionProperties = z.object({
-  PackageType: z.enum(["Image", "Zip"]).default("Zip"),
-  CodeUri: z.string().optional(),
-  Handler: z.string().optional(),
-  ImageConfig: z.object({ Command: z.array(z.string()).optional() }).optional(),
-  Timeout: z.coerce.number().int().positive().optional(),
-  MemorySize: z.coerce.number().int().positive().optional(),
-  ReservedConcurrentExecutions: z.coerce.number().int().positive().optional(),
-  Events: z
-    .record(z.string(), z.object({ Type: z.string(), Properties: z.record(z.string(), z.unknown()) }))
-    .optional(),
-});
-const FunctionMetadata = z.object({
-  Dockerfile: z.string().optional(),
-  /** The shared image Dockerfile takes the function's directory under functions/ as FUNCTION. */
-  DockerBuildArgs: z.object({ FUNCTION: z.string() }).optional(),
-});
-const Globals = z.object({
-  Timeout: z.coerce.number().int().positive().default(3),
-  MemorySize: z.coerce.number().int().positive().default(128),
-});
-
-/** The image's CMD (["index.handler"]) as the Dockerfile declares it. */
-function dockerCommand(dockerfile: string | undefined): string[] {
-  if (!dockerfile) throw new Error("an image function without ImageConfig.Command needs Metadata.Dockerfile");
-  const cmd = readFileSync(templateFile(dockerfile), "utf8").match(/^CMD\s+(\[.*\])\s*$/m)?.[1];
-  if (!cmd) throw new Error(`${dockerfile} has no exec-form CMD`);
-  return z.array(z.string()).parse(JSON.parse(cmd));
-}
-
-/** Containers per function when the template reserves no concurrency and the runtime options name no cap. */
-export const DEFAULT_LOCAL_CONCURRENCY = 16;
-
-const LocalConcurrency = z.coerce.number().int().positive().default(DEFAULT_LOCAL_CONCURRENCY);
-
-/** Every function of the template as the local stack runs it. */
-export function localFunctions(stack: ProvisionedResources, runtime: LocalRuntimeOptions): LocalFunction[] {
-  const resolver = stackResolver(stack, runtime.redisUrl);
-  const environments = functionEnvironments(stack, runtime);
-  const globals = Globals.parse(resolver.template.Globals.Function);
-  const localCap = runtime.concurrency ?? LocalConcurrency.parse(process.env.TRADEFLOW_LOCAL_CONCURRENCY);
-  return resolver.resourcesOfType("AWS::Serverless::Function").map(([logicalId, resource]) => {
-    // Only the properties the schema names are resolved (conditions, parameters, AWS::NoValue): policies and VPC
-    // settings mean nothing locally.
-    const wanted = Object.keys(FunctionProperties.shape).filter((key) => resource.Properties[key] !== undefined);
-    const given = Object.fromEntries(wanted.map((key) => [key, resource.Properties[key]]));
-    const properties = FunctionProperties.parse(resolver.resolve(given));
-    const metadata = FunctionMetadata.parse(resource.Metadata ?? {});
-    // An image's code is functions/<FUNCTION>, a zip's its CodeUri (functions/<name>).
-    const codeName = metadata.DockerBuildArgs?.FUNCTION ?? (properties.CodeUri && basename(properties.CodeUri));
-    if (!codeName) throw new Error(`${logicalId} names neither DockerBuildArgs.FUNCTION nor a CodeUri`);
-    const handler =
-      properties.PackageType === "Image"
-        ? (properties.ImageConfig?.Command ?? dockerCommand(metadata.Dockerfile))[0]
-        : properties.Handler;
-    const handlerName = handler?.split(".").pop();
-    if (!handlerName) throw new Error(`${logicalId} has no handler`);
-    const name = `${stack.stackName}-${logicalId}`;
-    return {
-      logicalId,
-      name,
-      arn: `arn:aws:lambda:${stack.region}:${stack.accountId}:function:${name}`,
-      bundle: join(repoRoot, "build", codeName, "index.mjs"),
-      handlerName,
-      timeoutSeconds: runtime.timeoutSeconds?.[logicalId] ?? properties.Timeout ?? globals.Timeout,
-      concurrency: properties.ReservedConcurrentExecutions ?? localCap,
-      memorySize: properties.MemorySize ?? globals.MemorySize,
-      environment: environments[logicalId] ?? {},
-      events: properties.Events ?? {},
-    };
-  });
 }
 
 /** What one invocation cost: its thread's CPU time and the HTTP requests it made, by host (host:port). */

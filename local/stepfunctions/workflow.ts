@@ -1,39 +1,15 @@
 // The state machine as the local stack runs it: aws-local-stepfunctions executes the template's ASL; Task states
 // call the local functions (Lambda ARNs) or the local services (service integrations). Each execution keeps an
-// AWS-shaped history (what GetExecutionHistory returns) and a trace: the state path with durations, retries and
-// catches.
+// AWS-shaped history (what GetExecutionHistory returns), and its trace is read from that history (traces.ts).
 import { randomUUID } from "node:crypto";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { z } from "zod";
+import { EXECUTION_INPUT_MAX_BYTES, executionNameProblem } from "../limits";
 import { AslMachineSchema, type AslState, statesByName } from "./asl";
-import { EXECUTION_INPUT_MAX_BYTES, executionNameProblem } from "./limits";
+import { type HistoryEvent, type MachineStates, type StateTrace, traceOf } from "./traces";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
-
-/** One GetExecutionHistory event; `timestamp` in epoch milliseconds. */
-export interface HistoryEvent {
-  readonly timestamp: number;
-  readonly type: string;
-  readonly id: number;
-  readonly previousEventId: number;
-  readonly [details: string]: unknown;
-}
-
-export interface StateTrace {
-  readonly state: string;
-  readonly type: string;
-  /** 0 for the top level, 1 inside a Parallel branch, and so on. */
-  readonly depth: number;
-  /** Milliseconds from the execution's start. */
-  readonly startMs: number;
-  durationMs: number;
-  /** Task invocations (1 + retries). */
-  attempts: number;
-  readonly retries: { error: string; afterMs: number }[];
-  caught?: { error: string; next: string };
-  failed?: { error: string; cause: string };
-}
 
 export interface Execution {
   readonly executionArn: string;
@@ -47,6 +23,7 @@ export interface Execution {
   error?: string;
   cause?: string;
   readonly history: HistoryEvent[];
+  /** The state path, from the history (traceOf). */
   readonly trace: StateTrace[];
   /** Settles when the execution ends, whatever its status. */
   readonly done: Promise<void>;
@@ -102,18 +79,15 @@ const INTEGRATIONS: Record<string, (target: TaskTarget) => TaskHandler> = {
 const EventState = z
   .object({ name: z.string(), type: z.string(), input: z.unknown(), output: z.unknown().optional() })
   .optional();
-const CaughtBy = z.object({ catcher: z.object({ Next: z.string() }) });
 
-/** Collects one execution's history and trace as aws-local-stepfunctions reports it. */
+/** Collects one execution's history as aws-local-stepfunctions reports it. */
 class ExecutionRecorder {
-  private readonly open = new Map<string, StateTrace>();
   /** Task-level events (LambdaFunction*, Task*) wait for their state's exit or failure to keep AWS's order. */
   private readonly pendingTask = new Map<string, { timestamp: number; type: string; details: object }[]>();
+  /** The states whose failure a Catch took (AWS has no ParallelStateSucceeded for those). */
+  private readonly caught = new Set<string>();
 
-  constructor(
-    readonly execution: Execution,
-    private readonly depths: ReadonlyMap<string, number>,
-  ) {}
+  constructor(readonly execution: Execution) {}
 
   private push(timestamp: number, type: string, details: object): void {
     const id = this.execution.history.length + 1;
@@ -128,10 +102,6 @@ class ExecutionRecorder {
 
   private flushTask(state: string): void {
     const pending = this.pendingTask.get(state) ?? [];
-    // One Scheduled event per invocation. Counted here, not when the handler runs: the handler is called before its
-    // state's StateEntered event reaches this recorder, so the state's trace is not open yet on the first attempt.
-    const trace = this.open.get(state);
-    if (trace) trace.attempts += pending.filter((e) => e.type.endsWith("Scheduled")).length;
     for (const { timestamp, type, details } of pending) this.push(timestamp, type, details);
     this.pendingTask.delete(state);
   }
@@ -151,25 +121,13 @@ class ExecutionRecorder {
           stateEnteredEventDetails: { name: state.name, input: JSON.stringify(state.input) },
         });
         if (state.type === "Parallel") this.push(ms, "ParallelStateStarted", {});
-        const trace: StateTrace = {
-          state: state.name,
-          type: state.type,
-          depth: this.depths.get(state.name) ?? 0,
-          startMs: ms - this.execution.startDate,
-          durationMs: 0,
-          attempts: 0,
-          retries: [],
-        };
-        this.open.set(state.name, trace);
-        this.execution.trace.push(trace);
+        this.caught.delete(state.name);
         return;
       }
       case "StateExited": {
         if (!state) return;
         this.flushTask(state.name);
-        const trace = this.open.get(state.name);
-        if (trace) trace.durationMs = ms - this.execution.startDate - trace.startMs;
-        if (state.type === "Parallel" && !trace?.caught) this.push(ms, "ParallelStateSucceeded", {});
+        if (state.type === "Parallel" && !this.caught.has(state.name)) this.push(ms, "ParallelStateSucceeded", {});
         this.push(ms, `${state.type}StateExited`, {
           stateExitedEventDetails: { name: state.name, output: JSON.stringify(state.output ?? null) },
         });
@@ -178,33 +136,13 @@ class ExecutionRecorder {
       case "StateFailed": {
         if (!state) return;
         this.flushTask(state.name);
-        const error = { error: String(event.Error), cause: String(event.Cause ?? "") };
-        const trace = this.open.get(state.name);
-        if (trace) {
-          trace.failed = error;
-          trace.durationMs = ms - this.execution.startDate - trace.startMs;
-        }
-        if (state.type === "Parallel") this.push(ms, "ParallelStateFailed", error);
+        if (state.type === "Parallel")
+          this.push(ms, "ParallelStateFailed", { error: String(event.Error), cause: String(event.Cause ?? "") });
         return;
       }
-      case "StateRetried": {
-        const trace = state && this.open.get(state.name);
-        if (trace?.failed) {
-          trace.retries.push({ error: trace.failed.error, afterMs: ms - this.execution.startDate - trace.startMs });
-          trace.failed = undefined;
-        }
+      case "StateCaught":
+        if (state) this.caught.add(state.name);
         return;
-      }
-      case "StateCaught": {
-        const trace = state && this.open.get(state.name);
-        // aws-local-stepfunctions reports the matching catcher as `catch: { catcher: { ErrorEquals, Next, ... } }`.
-        const next = CaughtBy.safeParse(event.catch);
-        if (trace?.failed) {
-          trace.caught = { error: trace.failed.error, next: next.success ? next.data.catcher.Next : "" };
-          trace.failed = undefined;
-        }
-        return;
-      }
       case "ExecutionSucceeded":
         this.push(ms, "ExecutionSucceeded", {
           executionSucceededEventDetails: { output: JSON.stringify(event.output ?? null) },
@@ -302,7 +240,7 @@ export class LocalStateMachine {
   readonly createdAt = Date.now();
   private readonly machine: StateMachine;
   private readonly handlers: [string, TaskHandler][];
-  private readonly depths: ReadonlyMap<string, number>;
+  private readonly states: MachineStates;
   private readonly executions = new Map<string, Execution>();
   private readonly byName = new Map<string, Execution>();
   private readonly listeners = new Set<ExecutionListener>();
@@ -314,7 +252,7 @@ export class LocalStateMachine {
 
   constructor(readonly options: LocalStateMachineOptions) {
     const asl = AslMachineSchema.parse(options.definition);
-    this.depths = new Map([...statesByName(asl)].map(([name, { depth }]) => [name, depth]));
+    this.states = statesByName(asl);
     this.machine = new StateMachine(options.definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
       validationOptions: { checkArn: false },
     });
@@ -370,6 +308,7 @@ export class LocalStateMachine {
     const kind = this.options.type === "EXPRESS" ? "express" : "execution";
     const arn = `${this.arn.replace(":stateMachine:", `:${kind}:`)}:${executionName}`;
     let settle = () => {};
+    const states = this.states;
     const execution: Execution = {
       executionArn: arn,
       stateMachineArn: this.arn,
@@ -378,7 +317,9 @@ export class LocalStateMachine {
       startDate: Date.now(),
       input,
       history: [],
-      trace: [],
+      get trace() {
+        return traceOf(execution.history, states);
+      },
       done: new Promise<void>((resolve) => {
         settle = resolve;
       }),
@@ -447,7 +388,7 @@ export class LocalStateMachine {
   }
 
   private async run(execution: Execution, input: unknown): Promise<void> {
-    const recorder = new ExecutionRecorder(execution, this.depths);
+    const recorder = new ExecutionRecorder(execution);
     const taskResourceLocalHandlers = Object.fromEntries(
       this.handlers.map(([state, handler]) => [
         state,
