@@ -236,6 +236,13 @@ class FunctionPool {
     return busy.length;
   }
 
+  /** Ends the idle (warm) containers, as Lambda reclaims environments that stay unused. */
+  async reclaimIdle(): Promise<void> {
+    const idle = this.idle.splice(0);
+    for (const container of idle) this.containers.delete(container);
+    await Promise.all(idle.map((c) => c.stop()));
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.containers].map((c) => c.stop()));
   }
@@ -313,6 +320,11 @@ export class FunctionHost {
   /** Every function's completed invocations, their CPU and the AWS requests they made, since the host started. */
   usageSoFar(): Record<string, FunctionUsage> {
     return Object.fromEntries([...this.usage].map(([id, u]) => [id, { ...u, requests: { ...u.requests } }]));
+  }
+
+  /** Ends every function's idle containers: the next invocations start cold. */
+  async reclaimIdle(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.reclaimIdle()));
   }
 
   async stop(): Promise<void> {

@@ -60,8 +60,7 @@ import {
   snsNotification,
   stringAttributes,
 } from "../support/pipeline";
-
-const REDIS_DB = 7;
+import { REDIS_DB, redisDbUrl } from "../support/redis-db";
 
 function env(name: string): string {
   const value = process.env[name];
@@ -175,12 +174,12 @@ async function bySymbol(symbol: string): Promise<Item[]> {
 }
 
 beforeAll(async () => {
-  redis = new Redis(`${env("REDIS_URL")}/${REDIS_DB}`);
+  redis = new Redis(redisDbUrl(REDIS_DB.e2ePipeline));
   await redis.flushdb();
   engine = new MatchingEngine({ redis, instruments: instrumentRegistry([...SAMPLE_INSTRUMENTS, ...INSTRUMENTS]) });
   stack = await startLocalStack({
     servers: {
-      redisUrl: `${env("REDIS_URL")}/${REDIS_DB}`,
+      redisUrl: redisDbUrl(REDIS_DB.e2ePipeline),
       dynamoEndpoint: env("DYNAMODB_ENDPOINT"),
       motoEndpoint: env("MOTO_ENDPOINT"),
     },
@@ -1084,7 +1083,7 @@ describe("failures", () => {
     // A stack whose state machine refuses every StartExecution (ExecutionLimitExceeded), as a throttled one does.
     const refusing = await startLocalStack({
       servers: {
-        redisUrl: `${env("REDIS_URL")}/${REDIS_DB}`,
+        redisUrl: redisDbUrl(REDIS_DB.e2ePipeline),
         dynamoEndpoint: env("DYNAMODB_ENDPOINT"),
         motoEndpoint: env("MOTO_ENDPOINT"),
       },

@@ -1,19 +1,19 @@
 // The put-events samples through the whole local stack (bus, workflow, Redis, tables, alert queue and topic), in
 // the order events/README.md lists them, each held to the outcome it promises there. Needs `npm run build`.
-import { Redis } from "ioredis";
-import { type LocalStack, startLocalStack } from "../../local/stack";
+import type { LocalStack } from "../../local/stack";
 import {
   drainQueue,
   executionOf,
   getItem,
+  harnessStack,
   type PipelineClients,
   pipelineClients,
   putAndSettle,
   sampleEntries,
   snsNotification,
 } from "../support/pipeline";
+import { REDIS_DB } from "../support/redis-db";
 
-const redisUrl = `${process.env.REDIS_URL}/11`;
 let stack: LocalStack;
 let c: PipelineClients;
 
@@ -31,18 +31,7 @@ async function send(file: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const redis = new Redis(redisUrl);
-  await redis.flushdb();
-  await redis.quit();
-  stack = await startLocalStack({
-    servers: {
-      redisUrl,
-      dynamoEndpoint: String(process.env.DYNAMODB_ENDPOINT),
-      motoEndpoint: String(process.env.MOTO_ENDPOINT),
-    },
-    stage: "samples",
-    timing: { taskRetryMs: 10, eventRetryBaseMs: 10, sqsRetryVisibilitySeconds: 1 },
-  });
+  stack = await harnessStack("samples", REDIS_DB.samplesPipeline);
   c = pipelineClients(stack);
 }, 120_000);
 

@@ -21,7 +21,7 @@ import * as z from "zod";
 import { type LocalServer, startDynamoDbLocal, startMoto } from "../../local/servers";
 import { type LocalStack, startLocalStack } from "../../local/stack";
 import type { Execution } from "../../local/stepfunctions/workflow";
-import { accountEvents, conservationProblems, faultStream, streamEvents } from "../support/faults";
+import { accountEvents, expectAllRecorded, faultStream, streamEvents } from "../support/faults";
 import { type PipelineClients, pipelineClients } from "../support/pipeline";
 
 const IN_FLIGHT = 16;
@@ -69,6 +69,12 @@ async function harness(stage: string, taskRetryMs: number): Promise<Harness> {
   return h;
 }
 
+/** Executions that did not succeed, each with the states that retried or caught (what went wrong, if this fails). */
+const unsuccessful = (executions: readonly Execution[]) =>
+  executions
+    .filter((e) => e.status !== "SUCCEEDED")
+    .map((e) => [e.status, e.trace.filter((s) => s.caught || s.retries.length > 0)]);
+
 const recordRetries = (e: Execution) =>
   e.trace.filter((s) => s.state === "Record" || s.state === "RecordRejection").flatMap((s) => s.retries);
 
@@ -95,26 +101,12 @@ describe("DynamoDB Local killed and restarted on its data", () => {
     await stack.idle();
 
     const executions = stack.machine.list();
-    expect(
-      executions
-        .filter((e) => e.status !== "SUCCEEDED")
-        .map((e) => [e.status, e.trace.filter((s) => s.caught || s.retries.length > 0)]),
-    ).toEqual([]);
+    expect(unsuccessful(executions)).toEqual([]);
     const retried = executions.flatMap(recordRetries).map((r) => r.error);
     expect(retried.length).toBeGreaterThan(0);
     expect(new Set(retried)).toEqual(new Set(["DependencyUnavailable"]));
 
-    const { items, failedMessages: _, ...counts } = await accountEvents(stack, c, eventIds);
-    console.info("DynamoDB killed and restarted:", JSON.stringify({ sent: eventIds.length, ...counts }));
-    expect(counts).toEqual({
-      recorded: eventIds.length - counts.rejected,
-      rejected: counts.rejected,
-      failedQueue: 0,
-      deadLetters: 0,
-      lost: [],
-      twice: [],
-    });
-    expect(await conservationProblems(stack, items, orders)).toEqual([]);
+    await expectAllRecorded("DynamoDB killed and restarted", stack, c, eventIds, orders);
   }, 240_000);
 });
 
@@ -188,20 +180,9 @@ describe("a redrive of the failed-executions queue after the prices moved", () =
     expect([...replayed.keys()].sort()).toEqual([...during.eventIds].sort());
 
     const eventIds = [...before.eventIds, ...replayed.values(), ...after.eventIds];
-    const { items, failedMessages: _, ...counts } = await accountEvents(stack, c, eventIds);
-    console.info(
-      "redrive after the prices moved:",
-      JSON.stringify({ sent: entries.length, failedThenReplayed: replayed.size, ...counts }),
-    );
-    expect(counts).toEqual({
-      recorded: eventIds.length - counts.rejected,
-      rejected: counts.rejected,
-      failedQueue: 0,
-      deadLetters: 0,
-      lost: [],
-      twice: [],
+    await expectAllRecorded("redrive after the prices moved", stack, c, eventIds, orders, {
+      failedThenReplayed: replayed.size,
     });
-    expect(await conservationProblems(stack, items, orders)).toEqual([]);
   }, 240_000);
 });
 
@@ -255,20 +236,9 @@ describe("moto killed, started again and re-provisioned", () => {
       expect(retried).toEqual(new Set(["RecorderPublishError"]));
 
       const settled = [...eventIds.filter((id) => !replayed.has(id)), ...replayed.values()];
-      const { items, failedMessages: _, ...counts } = await accountEvents(stack, c, settled);
-      console.info(
-        "moto killed and restarted:",
-        JSON.stringify({ sent: eventIds.length, failedThenReplayed: replayed.size, ...counts }),
-      );
-      expect(counts).toEqual({
-        recorded: settled.length - counts.rejected,
-        rejected: counts.rejected,
-        failedQueue: 0,
-        deadLetters: 0,
-        lost: [],
-        twice: [],
+      await expectAllRecorded("moto killed and restarted", stack, c, settled, orders, {
+        failedThenReplayed: replayed.size,
       });
-      expect(await conservationProblems(stack, items, orders)).toEqual([]);
     } finally {
       await outage?.catch(() => undefined);
       await restarted?.stop();
@@ -300,26 +270,12 @@ describe("recorder and matcher containers crashed mid-invocation", () => {
     expect(crashed.MatcherFunction).toBeGreaterThan(0);
 
     const executions = stack.machine.list();
-    expect(
-      executions
-        .filter((e) => e.status !== "SUCCEEDED")
-        .map((e) => [e.status, e.trace.filter((s) => s.caught || s.retries.length > 0)]),
-    ).toEqual([]);
+    expect(unsuccessful(executions)).toEqual([]);
     const retriedAt = (state: string) =>
       executions.flatMap((e) => e.trace.filter((s) => s.state === state).flatMap((s) => s.retries.map((r) => r.error)));
     expect(new Set([...retriedAt("Record"), ...retriedAt("Match")])).toEqual(new Set(["Runtime.ExitError"]));
 
-    const { items, failedMessages: _, ...counts } = await accountEvents(stack, c, eventIds);
-    console.info("containers crashed:", JSON.stringify({ sent: eventIds.length, crashed, ...counts }));
-    expect(counts).toEqual({
-      recorded: eventIds.length - counts.rejected,
-      rejected: counts.rejected,
-      failedQueue: 0,
-      deadLetters: 0,
-      lost: [],
-      twice: [],
-    });
-    expect(await conservationProblems(stack, items, orders)).toEqual([]);
+    await expectAllRecorded("containers crashed", stack, c, eventIds, orders, { crashed });
   }, 240_000);
 });
 
@@ -362,16 +318,6 @@ describe("the stack stopped mid-stream and started again on its data", () => {
     const after = await streamEvents(second.stack, second.c, entries.slice(80), { inFlight: IN_FLIGHT });
     await second.stack.idle();
     const eventIds = [...before.eventIds, ...after.eventIds];
-    const { items, failedMessages: _, ...counts } = await accountEvents(second.stack, second.c, eventIds);
-    console.info("stopped and restarted:", JSON.stringify({ sent: eventIds.length, ...counts }));
-    expect(counts).toEqual({
-      recorded: eventIds.length - counts.rejected,
-      rejected: counts.rejected,
-      failedQueue: 0,
-      deadLetters: 0,
-      lost: [],
-      twice: [],
-    });
-    expect(await conservationProblems(second.stack, items, orders)).toEqual([]);
+    await expectAllRecorded("stopped and restarted", second.stack, second.c, eventIds, orders);
   }, 240_000);
 });

@@ -17,11 +17,12 @@ import { MAX_JSON_DEPTH } from "../../local/limits";
 import { repoRoot } from "../../local/servers";
 import type { StackInfo } from "../../local/stack-file";
 import { awsCliV1, awsCliV2 } from "../support/aws-cli";
+import { REDIS_DB, redisDbUrl } from "../support/redis-db";
 
 const execFileAsync = promisify(execFile);
 const STAGE = "hostile";
 const RETAIN = 40;
-const redisUrl = `${process.env.REDIS_URL}/11`;
+const redisUrl = redisDbUrl(REDIS_DB.hostile);
 const dir = mkdtempSync(join(tmpdir(), "tradeflow-hostile-"));
 const counts = new Map<string, number>();
 let info: StackInfo;
@@ -952,6 +953,8 @@ describe("bounded memory", () => {
   beforeAll(async () => {
     const first = await sfn("StartExecution", { stateMachineArn: info.stateMachineArn, input: "{}" });
     oldest = String(first.json.executionArn);
+    // Finished before the others start: a running execution is never dropped, and executions finish in any order.
+    await ask("idle");
     for (let i = 0; i < RETAIN + 5; i++)
       await sfn("StartExecution", { stateMachineArn: info.stateMachineArn, input: "{}" });
     await ask("idle");

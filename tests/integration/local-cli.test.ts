@@ -1,17 +1,17 @@
 // The local-stack commands end to end: put-events, inspect and invoke run as child processes against a stack
-// started here (stage "cli", Redis database 9, its own stack file). Needs `npm run build` (the function bundles).
+// started here (stage "cli", its own Redis database and stack file). Needs `npm run build` (the function bundles).
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { Redis } from "ioredis";
 import { repoRoot } from "../../local/servers";
-import { type LocalStack, startLocalStack } from "../../local/stack";
+import type { LocalStack } from "../../local/stack";
 import { stackInfo, writeStackFile } from "../../local/stack-file";
+import { harnessStack } from "../support/pipeline";
+import { REDIS_DB } from "../support/redis-db";
 
 const execFileAsync = promisify(execFile);
-const redisUrl = `${process.env.REDIS_URL}/9`;
 const dir = mkdtempSync(join(tmpdir(), "tradeflow-cli-"));
 const env = {
   ...process.env,
@@ -46,18 +46,7 @@ async function json<T = Record<string, unknown>>(script: string, ...args: string
 }
 
 beforeAll(async () => {
-  const redis = new Redis(redisUrl);
-  await redis.flushdb();
-  await redis.quit();
-  stack = await startLocalStack({
-    servers: {
-      redisUrl,
-      dynamoEndpoint: String(process.env.DYNAMODB_ENDPOINT),
-      motoEndpoint: String(process.env.MOTO_ENDPOINT),
-    },
-    stage: "cli",
-    timing: { taskRetryMs: 10, eventRetryBaseMs: 10, sqsRetryVisibilitySeconds: 1 },
-  });
+  stack = await harnessStack("cli", REDIS_DB.localCli);
   writeStackFile(stackInfo(stack), env.TRADEFLOW_STACK_FILE);
 });
 

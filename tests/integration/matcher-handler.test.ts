@@ -6,13 +6,14 @@ import { SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
 import type { CommandResult } from "@tradeflow/common/orderbook";
 import type { Context } from "aws-lambda";
 import { Redis } from "ioredis";
+import { REDIS_DB, redisDbUrl } from "../support/redis-db";
 
 const context = { functionName: "MatcherFunction", awsRequestId: "test" } as Context;
 const sample = (name: string): unknown => JSON.parse(readFileSync(`events/matcher/${name}.json`, "utf8"));
 let handler: (event: unknown, context: Context) => Promise<CommandResult>;
 
 beforeAll(async () => {
-  process.env.REDIS_URL = `${process.env.REDIS_URL}/3`;
+  process.env.REDIS_URL = redisDbUrl(REDIS_DB.matcherHandler);
   process.env.AWS_ENDPOINT_URL_SSM = process.env.MOTO_ENDPOINT;
   process.env.CONFIG_PATH = "/tradeflow/matcher-test";
   const ssm = new SSMClient({});

@@ -19,6 +19,7 @@ import {
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { checkInvariants, connect } from "../support/book-fixture";
+import { REDIS_DB } from "../support/redis-db";
 import { MAX_CANCEL_ALL, type ModelOutcome, ReferenceBook } from "../support/reference-book";
 
 const SYMBOLS = ["AAPL", "BTC-USD", "ETH-USD"] as const;
@@ -243,7 +244,7 @@ const stamped = (commands: readonly Command[]) => commands.map((c, i) => ({ ...c
 let redis: Redis;
 let engine: MatchingEngine;
 beforeAll(() => {
-  redis = connect(2);
+  redis = connect(REDIS_DB.orderbookProperties);
   engine = new MatchingEngine({ redis, instruments });
 });
 afterAll(() => redis.quit());
@@ -473,7 +474,7 @@ test("a mass cancel takes at most MAX_CANCEL_ALL orders, by order id, and counts
 
 test("many clients submitting, amending and cancelling on one symbol at once act as one sequence in version order", async () => {
   await redis.flushdb();
-  const clients = Array.from({ length: 16 }, () => connect(2));
+  const clients = Array.from({ length: 16 }, () => connect(REDIS_DB.orderbookProperties));
   const engines = clients.map((c) => new MatchingEngine({ redis: c, instruments }));
   const perClient = 150;
   const draws = fc.sample(

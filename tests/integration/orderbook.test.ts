@@ -13,6 +13,7 @@ import {
 } from "@tradeflow/common/orderbook";
 import type { Redis } from "ioredis";
 import { checkInvariants, connect, engineOn, instruments } from "../support/book-fixture";
+import { REDIS_DB } from "../support/redis-db";
 
 /** The engine's clock: commands without a timestamp are stamped with it, so states and trades compare exactly. */
 const NOW = 1_795_000_000_000;
@@ -23,7 +24,7 @@ const trades: Trade[] = [];
 const ids = new Set<string>();
 
 beforeAll(() => {
-  redis = connect(1);
+  redis = connect(REDIS_DB.orderbook);
   engine = new MatchingEngine({ redis, instruments, now: () => NOW });
 });
 afterAll(() => redis.quit());

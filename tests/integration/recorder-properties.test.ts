@@ -8,6 +8,7 @@ import { validateEvent } from "@tradeflow/common/validation";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { connect, engineOn, instruments } from "../support/book-fixture";
+import { REDIS_DB } from "../support/redis-db";
 import { clients, createRecordingStack, type RecordingStack, recorderDeps } from "./recording-stack";
 
 let stack: RecordingStack;
@@ -17,7 +18,7 @@ let recordExecution: typeof import("@tradeflow/common/recorder").recordExecution
 
 beforeAll(async () => {
   stack = await createRecordingStack();
-  redis = connect(6);
+  redis = connect(REDIS_DB.recorderProperties);
   await redis.flushdb();
   engine = engineOn(redis);
   ({ recordExecution } = await import("@tradeflow/common/recorder"));

@@ -8,6 +8,7 @@ import { validateEvent } from "@tradeflow/common/validation";
 import type { Context } from "aws-lambda";
 import type { Redis } from "ioredis";
 import { connect, engineOn, instruments } from "../support/book-fixture";
+import { REDIS_DB } from "../support/redis-db";
 import {
   clients,
   createRecordingStack,
@@ -27,7 +28,7 @@ let recordExecution: typeof import("@tradeflow/common/recorder").recordExecution
 beforeAll(async () => {
   stack = await createRecordingStack();
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-  redis = connect(5);
+  redis = connect(REDIS_DB.recorder);
   await redis.flushdb();
   engine = engineOn(redis);
   // Imported after the environment is set: the handler reads it and builds its clients at load time.

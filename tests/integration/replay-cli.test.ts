@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { startRedis } from "../../local/servers";
+import { REDIS_DB, redisDbUrl } from "../support/redis-db";
 
 const commands = [
   {
@@ -37,7 +38,7 @@ const journal = commands
   .concat("{not json")
   .join("\n");
 
-const url = `${process.env.REDIS_URL}/4`;
+const url = redisDbUrl(REDIS_DB.replayCli);
 const replay = (redisUrl = url): Record<string, unknown>[] =>
   execFileSync("npx", ["tsx", "scripts/replay.ts"], {
     input: journal,
@@ -86,9 +87,9 @@ function interactiveReplay(redisUrl: string) {
 }
 
 test("replay writes each result before the next line arrives, stdin still open", async () => {
-  const redis = new Redis(`${process.env.REDIS_URL}/5`);
+  const redis = new Redis(redisDbUrl(REDIS_DB.replayCliInteractive));
   await redis.flushdb();
-  const session = interactiveReplay(`${process.env.REDIS_URL}/5`);
+  const session = interactiveReplay(redisDbUrl(REDIS_DB.replayCliInteractive));
   const [sell, buy, cancel] = commands.map((c) => JSON.stringify(c));
   expect(await session.send(sell!)).toMatchObject({ orderId: "j-1", status: "NEW" });
   expect(await session.send("{not json")).toEqual({ line: 2, error: "not JSON" });

@@ -3,18 +3,13 @@ import { compareDecimal, toUnits } from "@tradeflow/common/decimal";
 import { instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instruments";
 import { MatchingEngine, type Trade } from "@tradeflow/common/orderbook";
 import { Redis } from "ioredis";
+import { redisDbUrl } from "./redis-db";
 
 export const instruments = instrumentRegistry(SAMPLE_INSTRUMENTS);
 
-export function redisUrl(): string {
-  const url = process.env.REDIS_URL;
-  if (!url) throw new Error("REDIS_URL is not set: run through the integration project (it starts redis-server)");
-  return url;
-}
-
-/** Each test file that flushes takes its own logical database: integration files run in parallel workers. */
+/** A connection to one of the harness's logical databases (./redis-db.ts: one per file that flushes). */
 export function connect(db: number): Redis {
-  return new Redis(redisUrl(), { db, enableAutoPipelining: true });
+  return new Redis(redisDbUrl(db), { enableAutoPipelining: true });
 }
 
 export function engineOn(redis: Redis, idempotencyTtlSeconds?: number): MatchingEngine {

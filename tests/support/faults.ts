@@ -261,3 +261,29 @@ export async function conservationProblems(
     redis.disconnect();
   }
 }
+
+/**
+ * The end of every fault: each event recorded or rejected, none in a queue, lost or in two places, and the table and
+ * the engine agree. Prints the counts under `label` (with `extra`), for the record of what the fault did.
+ */
+export async function expectAllRecorded(
+  label: string,
+  stack: LocalStack,
+  c: PipelineClients,
+  eventIds: readonly string[],
+  orders: readonly SentOrder[],
+  extra: Record<string, unknown> = {},
+): Promise<Item[]> {
+  const { items, failedMessages: _, ...counts } = await accountEvents(stack, c, eventIds);
+  console.info(`${label}:`, JSON.stringify({ sent: eventIds.length, ...extra, ...counts }));
+  expect(counts).toEqual({
+    recorded: eventIds.length - counts.rejected,
+    rejected: counts.rejected,
+    failedQueue: 0,
+    deadLetters: 0,
+    lost: [],
+    twice: [],
+  });
+  expect(await conservationProblems(stack, items, orders)).toEqual([]);
+  return items;
+}

@@ -15,12 +15,13 @@ import {
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Instrument } from "@tradeflow/common/instruments";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { z } from "zod";
 import type { EventEnvelope } from "../../local/events/bus";
 import { repoRoot } from "../../local/servers";
-import type { LocalStack } from "../../local/stack";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
 import type { Execution } from "../../local/stepfunctions/workflow";
+import { redisDbUrl } from "./redis-db";
 
 export type Item = Record<string, unknown>;
 
@@ -408,4 +409,27 @@ export function scaled(decimal: string, scale = 8): bigint {
   const [, whole = "0", fraction = ""] = match;
   if (fraction.length > scale) throw new Error(`${decimal} has more than ${scale} fractional digits`);
   return BigInt(whole) * 10n ** BigInt(scale) + BigInt(fraction.padEnd(scale, "0") || "0");
+}
+
+/**
+ * A stack on the integration project's servers, under a stage of the file's own and on a flushed Redis database of
+ * its own (./redis-db.ts); its retries compressed to milliseconds unless `timing` says otherwise.
+ */
+export async function harnessStack(
+  stage: string,
+  redisDb: number,
+  timing: LocalStackOptions["timing"] = { taskRetryMs: 10, eventRetryBaseMs: 10, sqsRetryVisibilitySeconds: 1 },
+): Promise<LocalStack> {
+  const { DYNAMODB_ENDPOINT, MOTO_ENDPOINT } = process.env;
+  if (!DYNAMODB_ENDPOINT || !MOTO_ENDPOINT)
+    throw new Error("run through the integration project: it starts the servers");
+  const redisUrl = redisDbUrl(redisDb);
+  const redis = new Redis(redisUrl);
+  await redis.flushdb();
+  await redis.quit();
+  return startLocalStack({
+    servers: { redisUrl, dynamoEndpoint: DYNAMODB_ENDPOINT, motoEndpoint: MOTO_ENDPOINT },
+    stage,
+    timing,
+  });
 }

@@ -21,8 +21,12 @@ const stack = await startLocalStack({
   retainExecutions: Number(process.env.STACK_RETAIN_EXECUTIONS ?? 10_000),
 });
 
-/** Resident memory after full collections (the process runs with --expose-gc), so that only what is kept counts. */
-function residentBytes(): number {
+/**
+ * Resident memory with no warm containers (how many a run leaves warm depends on its concurrency, not on what the
+ * stack keeps) and after full collections (the process runs with --expose-gc): only what is kept counts.
+ */
+async function residentBytes(): Promise<number> {
+  await stack.functions.reclaimIdle();
   for (let i = 0; i < 3; i++) globalThis.gc?.();
   return process.memoryUsage().rss;
 }
@@ -31,7 +35,7 @@ process.on("message", (message: { id: number; op: string }) => {
   const answer = (value: unknown) => process.send?.({ id: message.id, value });
   switch (message.op) {
     case "rss":
-      return answer(residentBytes());
+      return void residentBytes().then(answer);
     case "idle":
       return void stack.idle().then(() => answer(true));
     case "metrics":
