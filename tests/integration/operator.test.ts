@@ -56,6 +56,10 @@ async function aws(endpoint: string, ...args: string[]): Promise<Record<string, 
   return r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {};
 }
 
+/** `aws events put-events --entries <JSON>`: the CLI's answer. */
+const putEntries = (endpoint: string, entries: readonly unknown[]) =>
+  aws(endpoint, "events", "put-events", "--entries", JSON.stringify(entries));
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -90,9 +94,7 @@ async function replay(endpoint: string, event: z.infer<typeof Envelope>): Promis
   const entries = [
     { Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(event.detail), EventBusName: BUS },
   ];
-  const answer = PutEventsAnswer.parse(
-    await aws(endpoint, "events", "put-events", "--entries", JSON.stringify(entries)),
-  );
+  const answer = PutEventsAnswer.parse(await putEntries(endpoint, entries));
   expect(answer.FailedEntryCount).toBe(0);
   return answer.Entries[0]?.EventId ?? "";
 }
@@ -142,15 +144,7 @@ describe("the runbook, with the aws CLI", () => {
   test("FailedExecutionsAlarm: a missing parameter fails the event; put-parameter fixes it and the replay records it", async () => {
     await aws(endpoint, "ssm", "delete-parameter", "--name", parameter("instruments"));
     await aws(endpoint, "ssm", "delete-parameter", "--name", parameter("alert-thresholds"));
-    const sent = PutEventsAnswer.parse(
-      await aws(
-        endpoint,
-        "events",
-        "put-events",
-        "--entries",
-        JSON.stringify([order("O-OPS-1", "BUY", "100.00", "10")]),
-      ),
-    );
+    const sent = PutEventsAnswer.parse(await putEntries(endpoint, [order("O-OPS-1", "BUY", "100.00", "10")]));
     await stack.idle();
     expect(executionOf(stack, sent.Entries[0]?.EventId ?? "").status).toBe("FAILED");
 
@@ -373,13 +367,7 @@ describe("the runbook, with the aws CLI", () => {
     });
     const spy = jest.spyOn(target, "deliver").mockRejectedValue(denied);
     try {
-      await aws(
-        endpoint,
-        "events",
-        "put-events",
-        "--entries",
-        JSON.stringify([order("O-OPS-2", "BUY", "101.00", "5")]),
-      );
+      await putEntries(endpoint, [order("O-OPS-2", "BUY", "101.00", "5")]);
       await stack.idle();
     } finally {
       spy.mockRestore();
@@ -425,13 +413,7 @@ describe("the runbook, with the aws CLI", () => {
     // Frozen DynamoDB: Records hang, so the executions are still in flight when the drain begins.
     dynamo.process.kill("SIGSTOP");
     const sent = PutEventsAnswer.parse(
-      await aws(
-        endpoint,
-        "events",
-        "put-events",
-        "--entries",
-        JSON.stringify([order("O-OPS-3", "BUY", "102.00", "1"), order("O-OPS-4", "BUY", "103.00", "1")]),
-      ),
+      await putEntries(endpoint, [order("O-OPS-3", "BUY", "102.00", "1"), order("O-OPS-4", "BUY", "103.00", "1")]),
     );
     const draining = stack.drain(1000);
     const refused = await run(awsCliV2(), [
@@ -456,13 +438,7 @@ describe("the runbook, with the aws CLI", () => {
     expect(start.stderr).toContain("ServiceUnavailableException");
     // An event no rule routes (what the recorder publishes) is still taken.
     const unrouted = PutEventsAnswer.parse(
-      await aws(
-        endpoint,
-        "events",
-        "put-events",
-        "--entries",
-        JSON.stringify([{ ...order("O-OPS-6", "BUY", "1", "1"), Source: "tradeflow.compliance" }]),
-      ),
+      await putEntries(endpoint, [{ ...order("O-OPS-6", "BUY", "1", "1"), Source: "tradeflow.compliance" }]),
     );
     expect(unrouted.FailedEntryCount).toBe(0);
     const unfinished = await draining;
@@ -534,9 +510,7 @@ describe("npm run local", () => {
   test("Ctrl-C drains: every execution in flight ends recorded or is reported by id; --persist keeps records, books and queues", async () => {
     let info = await startLocal("--persist", "--drain-seconds", "60");
     const orders = Array.from({ length: 10 }, (_, i) => order(`O-DRAIN-${i}`, "BUY", (90 + i / 100).toFixed(2), "1"));
-    const sent = PutEventsAnswer.parse(
-      await aws(info.endpoint, "events", "put-events", "--entries", JSON.stringify(orders)),
-    );
+    const sent = PutEventsAnswer.parse(await putEntries(info.endpoint, orders));
     const ids = sent.Entries.map((e) => e.EventId);
     // Stopped with the executions in flight.
     expect(await stopLocal("SIGINT")).toBe(0);
