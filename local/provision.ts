@@ -118,6 +118,8 @@ export function stackResolver(stack: ProvisionedResources, localRedisUrl?: strin
   const resources: Record<string, PhysicalResource> = {};
   for (const [id, resource] of Object.entries(stack.template.Resources)) {
     if (resource.Type === "AWS::Serverless::Function") resources[id] = localFunctionPhysical(id, stack);
+    // The HTTP API's id, so that the functions' HttpApi events resolve; the local gateway does not serve it yet.
+    if (resource.Type === "AWS::Serverless::HttpApi") resources[id] = { ref: `${stack.stackName}-${id}` };
     if (resource.Type === "AWS::ElastiCache::ReplicationGroup" && localRedisUrl) {
       const { hostname, port } = new URL(localRedisUrl);
       const endpoints = ["PrimaryEndPoint", "ReaderEndPoint", "ConfigurationEndPoint"];

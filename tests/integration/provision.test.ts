@@ -203,6 +203,7 @@ describe("functions: concurrency and timeouts", () => {
       MatcherFunction: reserved,
       RecorderFunction: cap,
       AlerterFunction: cap,
+      QueryFunction: cap,
     });
   });
 

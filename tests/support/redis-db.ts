@@ -12,6 +12,7 @@ export const REDIS_DB = {
   localCli: 9,
   samplesPipeline: 10,
   hostile: 11,
+  query: 12,
 } as const;
 
 /** The harness's redis-server (REDIS_URL, set by the integration project) at one of the databases above. */

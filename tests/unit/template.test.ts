@@ -129,6 +129,20 @@ describe("functions", () => {
       "EVENT_BUS_NAME",
     ]);
     expect(names(template.Resources.AlerterFunction)).toEqual(["ALERTS_TABLE", "ALERT_TOPIC_ARN"]);
+    expect(names(template.Resources.QueryFunction)).toEqual(["COMPLIANCE_TABLE", ...redis]);
+  });
+
+  test("five image functions; the three that reach Redis run in the VPC, through the function security group", () => {
+    expect(imageFunctions.map(([id]) => id).sort()).toEqual([
+      "EnricherFunction",
+      "MatcherFunction",
+      "QueryFunction",
+      "RecorderFunction",
+      "ValidatorFunction",
+    ]);
+    const inVpc = functions.filter(([, r]) => r.Properties.VpcConfig !== undefined);
+    expect(inVpc.map(([id]) => id).sort()).toEqual(["EnricherFunction", "MatcherFunction", "QueryFunction"]);
+    for (const [, r] of inVpc) expect(referencedIds(r.Properties.VpcConfig)).toContain("FunctionSecurityGroup");
   });
 
   test.each(imageFunctions.map(([id, r]) => [id, r] as const))(
@@ -248,6 +262,123 @@ describe("least privilege", () => {
     const wildcardLines = text.split("\n").filter((line) => /(:|-)\s*"\*"/.test(line));
     expect(wildcardLines.length).toBeGreaterThan(0);
     for (const line of wildcardLines) expect(line).toMatch(/# AWS requires/);
+  });
+});
+
+describe("trading API", () => {
+  const api = z
+    .object({
+      Auth: z.object({
+        DefaultAuthorizer: z.string(),
+        Authorizers: z.record(
+          z.string(),
+          z.object({
+            IdentitySource: z.string(),
+            JwtConfiguration: z.object({ issuer: z.unknown(), audience: z.array(z.unknown()) }),
+          }),
+        ),
+      }),
+      CorsConfiguration: z
+        .object({
+          AllowOrigins: z.array(z.unknown()),
+          AllowMethods: z.array(z.string()),
+          AllowHeaders: z.array(z.string()),
+        })
+        .loose(),
+      DefaultRouteSettings: z.object({ ThrottlingRateLimit: z.unknown(), ThrottlingBurstLimit: z.unknown() }),
+      AccessLogSettings: z.object({ DestinationArn: z.unknown(), Format: z.string() }),
+    })
+    .parse(template.Resources.TradingApi?.Properties);
+  const HttpApiEvent = z.object({
+    Type: z.literal("HttpApi"),
+    Properties: z
+      .object({ ApiId: z.unknown(), Method: z.string(), Path: z.string(), PayloadFormatVersion: z.string() })
+      .loose(),
+  });
+  const routes = functions.flatMap(([id, r]) =>
+    Object.values(z.record(z.string(), z.object({ Type: z.string() }).loose()).parse(r.Properties.Events ?? {}))
+      .filter((e) => e.Type === "HttpApi")
+      .map((e) => ({ id, ...HttpApiEvent.parse(e).Properties })),
+  );
+
+  test("the query function serves the six read routes on TradingApi, each GET with payload format 2.0", () => {
+    expect(template.Resources.TradingApi?.Type).toBe("AWS::Serverless::HttpApi");
+    expect(routes.map((r) => `${r.Method} ${r.Path}`).sort()).toEqual([
+      "GET /books/{symbol}",
+      "GET /fills",
+      "GET /instruments",
+      "GET /orders",
+      "GET /orders/{orderId}",
+      "GET /trades/{symbol}",
+    ]);
+    for (const route of routes) {
+      expect(route).toMatchObject({ id: "QueryFunction", ApiId: { Ref: "TradingApi" }, PayloadFormatVersion: "2.0" });
+    }
+  });
+
+  test("the JWT authorizer guards every route: the default authorizer, with issuer and audience from parameters", () => {
+    const authorizer = api.Auth.Authorizers[api.Auth.DefaultAuthorizer];
+    expect(authorizer).toEqual({
+      IdentitySource: "$request.header.Authorization",
+      JwtConfiguration: { issuer: { Ref: "ApiJwtIssuer" }, audience: [{ Ref: "ApiJwtAudience" }] },
+    });
+    // A route's own Auth would override the default (Authorizer: NONE opens it): none has one.
+    for (const route of routes) expect(route).not.toHaveProperty("Auth");
+    expect(defaults.resolveString({ Ref: "ApiJwtIssuer" })).toMatch(/^https:\/\//);
+    expect(defaults.resolveString({ Ref: "ApiJwtAudience" })).not.toBe("");
+  });
+
+  test("every route is throttled from ApiThrottlingRateLimit and ApiThrottlingBurstLimit", () => {
+    expect(api.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: { Ref: "ApiThrottlingRateLimit" },
+      ThrottlingBurstLimit: { Ref: "ApiThrottlingBurstLimit" },
+    });
+    const rate = Number(defaults.resolveString(api.DefaultRouteSettings.ThrottlingRateLimit));
+    const burst = Number(defaults.resolveString(api.DefaultRouteSettings.ThrottlingBurstLimit));
+    expect(rate).toBeGreaterThan(0);
+    expect(burst).toBeGreaterThanOrEqual(rate);
+  });
+
+  test("access logs: one JSON object per request, in a log group of their own with the stack's retention", () => {
+    const [groupId] = referencedIds(api.AccessLogSettings.DestinationArn);
+    const group = template.Resources[String(groupId)];
+    expect(group?.Type).toBe("AWS::Logs::LogGroup");
+    expect(group?.Properties.RetentionInDays).toEqual({ Ref: "LogRetentionDays" });
+    const others = ofType("AWS::Logs::LogGroup").filter(([id]) => id !== groupId);
+    expect(others.map(([, r]) => r.Properties.LogGroupName)).not.toContainEqual(group?.Properties.LogGroupName);
+    const format = z.record(z.string(), z.string()).parse(JSON.parse(api.AccessLogSettings.Format));
+    expect(format).toMatchObject({
+      requestId: "$context.requestId",
+      routeKey: "$context.routeKey",
+      status: "$context.status",
+      clientId: "$context.authorizer.claims.sub",
+      authorizerError: "$context.authorizer.error",
+    });
+  });
+
+  test("CORS: the origin from ApiCorsAllowOrigin, only the routes' methods, the Authorization header, no credentials", () => {
+    expect(api.CorsConfiguration.AllowOrigins).toEqual([{ Ref: "ApiCorsAllowOrigin" }]);
+    expect(defaults.resolveString({ Ref: "ApiCorsAllowOrigin" })).toMatch(/^https?:\/\/[^/]+$/);
+    expect(api.CorsConfiguration.AllowMethods).toEqual([...new Set(routes.map((r) => r.Method))]);
+    expect(api.CorsConfiguration.AllowHeaders.map((h) => h.toLowerCase())).toEqual(["authorization"]);
+    expect(api.CorsConfiguration.AllowCredentials ?? false).toBe(false);
+  });
+
+  test("the query function only reads: the compliance table, configuration and the Redis secret", () => {
+    const policies = z
+      .array(z.record(z.string(), z.unknown()))
+      .parse(template.Resources.QueryFunction?.Properties.Policies);
+    expect(policies.flatMap((p) => Object.keys(p)).sort()).toEqual([
+      "AWSSecretsManagerGetSecretValuePolicy",
+      "DynamoDBReadPolicy",
+      "SSMParameterWithSlashPrefixReadPolicy",
+    ]);
+    expect(referencedIds(policies)).toEqual(expect.arrayContaining(["ComplianceTable", "RedisAuthSecret"]));
+  });
+
+  test("the stack outputs the API's URL", () => {
+    const output = z.object({ Value: z.unknown() }).parse(template.Outputs.TradingApiUrl);
+    expect(referencedIds(output.Value)).toContain("TradingApi");
   });
 });
 
