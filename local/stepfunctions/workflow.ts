@@ -309,6 +309,8 @@ export class LocalStateMachine {
     const arn = `${this.arn.replace(":stateMachine:", `:${kind}:`)}:${executionName}`;
     let settle = () => {};
     const states = this.states;
+    // Built from the history when read, and again only once the history has grown (a finished one never does).
+    let built: { events: number; trace: StateTrace[] } | undefined;
     const execution: Execution = {
       executionArn: arn,
       stateMachineArn: this.arn,
@@ -318,7 +320,10 @@ export class LocalStateMachine {
       input,
       history: [],
       get trace() {
-        return traceOf(execution.history, states);
+        if (built?.events !== execution.history.length) {
+          built = { events: execution.history.length, trace: traceOf(execution.history, states) };
+        }
+        return built.trace;
       },
       done: new Promise<void>((resolve) => {
         settle = resolve;

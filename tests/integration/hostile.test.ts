@@ -11,12 +11,13 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { SFNClient, StartSyncExecutionCommand } from "@aws-sdk/client-sfn";
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
 import { MAX_JSON_DEPTH } from "../../local/limits";
 import { repoRoot } from "../../local/servers";
 import type { StackInfo } from "../../local/stack-file";
 import { awsCliV1, awsCliV2 } from "../support/aws-cli";
+import { drainQueue } from "../support/pipeline";
 import { REDIS_DB, redisDbUrl } from "../support/redis-db";
 
 const execFileAsync = promisify(execFile);
@@ -151,26 +152,6 @@ async function expectEntryError(entry: unknown, code: string) {
 async function expectRefused(out: HttpAnswer | Promise<HttpAnswer>, status: number, type: string) {
   const answer = await out;
   expect({ status: answer.status, type: answer.type }).toEqual({ status, type });
-}
-
-async function drainQueue(url: string): Promise<Message[]> {
-  const sqs = new SQSClient({ endpoint: info.motoEndpoint, region: info.region });
-  const all: Message[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }),
-    );
-    if (Messages.length === 0) break;
-    all.push(...Messages);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: url,
-        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-  sqs.destroy();
-  return all;
 }
 
 beforeAll(async () => {
@@ -390,7 +371,9 @@ describe("PutEvents nesting", () => {
       onBus({ Source: "tradeflow.orders", DetailType: "Order Submitted", Detail: detail }),
     ]);
     await ask("idle");
-    const letters = await drainQueue(String(info.queues.EventRuleDeadLetterQueue));
+    const sqs = new SQSClient({ endpoint: info.motoEndpoint, region: info.region });
+    const letters = await drainQueue(sqs, String(info.queues.EventRuleDeadLetterQueue));
+    sqs.destroy();
     const letter = letters.find((m) => m.Body?.includes(String(entry?.EventId)));
     expect(letter?.MessageAttributes?.ERROR_CODE?.StringValue).toBe("InvalidExecutionInput");
     expect(letter?.MessageAttributes?.EXHAUSTED_RETRY_CONDITION?.StringValue).toBe("MaximumRetryAttemptsExhausted");
