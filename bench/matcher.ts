@@ -10,6 +10,7 @@ import { instrumentRegistry, SAMPLE_INSTRUMENTS } from "@tradeflow/common/instru
 import { type EngineCommandInput, MatchingEngine } from "@tradeflow/common/orderbook";
 import { Redis } from "ioredis";
 import { startRedis } from "../local/servers";
+import { percentile, runInfo } from "./measure";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
 const QUICK = values.quick;
@@ -24,10 +25,6 @@ const rand = (n: number) => {
   state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
   return state % n;
 };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 async function redisUsecPerCall(command: string): Promise<number> {
   const info = await admin.info("commandstats");
@@ -161,11 +158,7 @@ async function seedBook(n: number, levels: number) {
   return { seeded, levels: book.bids.length + book.asks.length };
 }
 
-const results: Record<string, unknown> = {
-  machine: `${process.platform} ${process.arch}`,
-  node: process.version,
-  date: new Date().toISOString(),
-};
+const results: Record<string, unknown> = runInfo();
 const rows: string[] = [];
 
 // 1. Baseline: plain SET through the same client stack.

@@ -8,7 +8,7 @@
 // few invalid events) in order. Reports executions/s, p50/p99 from put to record, each state's p50/p99 from the
 // execution traces, where the latency goes (gateway and bus, functions, interpreter) and the CPU of every
 // process and of the node process's threads. Results: stdout (markdown) and bench/results/pipeline.json.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
@@ -16,12 +16,11 @@ import type { FunctionUsage } from "../local/lambda/host";
 import { startLocalStack } from "../local/stack";
 import type { Execution } from "../local/stepfunctions/workflow";
 import { buildScenario, type ScenarioEvent, type ScenarioKind } from "../scripts/scenario";
+import * as measure from "./measure";
 
 const { values } = parseArgs({
   options: {
-    quick: { type: "boolean", default: false },
-    levels: { type: "string" },
-    seconds: { type: "string" },
+    ...measure.loadOptions,
     seed: { type: "string", default: "1" },
     warmup: { type: "string" },
   },
@@ -41,14 +40,10 @@ if (LEVELS.some((n) => !Number.isInteger(n) || n < 1) || !(SECONDS > 0) || !Numb
 const TASKS = ["Validate", "Match", "Enrich", "Record", "RecordRejection"] as const;
 const STATES = ["ProcessEvent", ...TASKS] as const;
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
 function stats(samples: readonly number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const mean = sorted.reduce((s, x) => s + x, 0) / (sorted.length || 1);
-  return { n: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { n: sorted.length, mean, p50: measure.percentile(sorted, 50), p99: measure.percentile(sorted, 99) };
 }
 type Stats = ReturnType<typeof stats>;
 
@@ -56,24 +51,6 @@ const ms = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : 
 const pct = (x: number) => `${Math.round(x * 100)} %`;
 
 // ---------------------------------------------------------------- CPU per process and per thread (Linux /proc)
-
-const CLOCK_TICKS = 100; // USER_HZ: /proc reports utime and stime in 1/100 s on Linux
-
-/** utime + stime in seconds, from a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line. */
-function cpuSeconds(statPath: string): { seconds: number; ppid: number; comm: string } | undefined {
-  try {
-    const text = readFileSync(statPath, "utf8");
-    const close = text.lastIndexOf(")");
-    const fields = text.slice(close + 2).split(" ");
-    return {
-      seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
-      ppid: Number(fields[1]),
-      comm: text.slice(text.indexOf("(") + 1, close),
-    };
-  } catch {
-    return undefined;
-  }
-}
 
 const PROCESS_LABELS: Record<string, string> = {
   "redis-server": "redis-server",
@@ -90,41 +67,27 @@ let baselineThreads = new Set<string>();
 function cpuSnapshot(): Map<string, number> {
   const out = new Map<string, number>();
   const add = (label: string, s: number) => out.set(label, (out.get(label) ?? 0) + s);
-  add(MACHINE, machineBusySeconds());
+  add(MACHINE, measure.machineBusyMs() / 1000);
   if (!existsSync("/proc/self/task")) {
     const u = process.cpuUsage();
     add("node (all threads)", (u.user + u.system) / 1e6);
     return out;
   }
-  for (const tid of readdirSync("/proc/self/task")) {
-    const t = cpuSeconds(`/proc/self/task/${tid}/stat`);
-    if (!t) continue;
+  for (const [tid, ms] of measure.threadCpuMs()) {
     const label =
       Number(tid) === process.pid
         ? "node main thread"
         : baselineThreads.has(tid)
           ? "node other threads (GC, libuv)"
           : "node function workers";
-    add(label, t.seconds);
+    add(label, ms / 1000);
   }
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
-    const p = cpuSeconds(`/proc/${pid}/stat`);
-    if (p?.ppid === process.pid) add(PROCESS_LABELS[p.comm] ?? p.comm, p.seconds);
+    const p = measure.procStat(`/proc/${pid}/stat`);
+    if (p?.ppid === process.pid) add(PROCESS_LABELS[p.comm] ?? p.comm, p.cpuMs / 1000);
   }
   return out;
-}
-
-/** Busy CPU seconds of the whole machine (every process, ours and others'), from /proc/stat. */
-function machineBusySeconds(): number {
-  try {
-    const [, ...fields] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/);
-    const ticks = fields.slice(0, 8).map(Number);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return (ticks.reduce((s, x) => s + x, 0) - idle) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function cpuDelta(before: Map<string, number>, after: Map<string, number>, wallSeconds: number) {
@@ -146,22 +109,10 @@ baselineThreads = existsSync("/proc/self/task") ? new Set(readdirSync("/proc/sel
 // occasionally meets a reset (ECONNRESET) from the gateway. Retries are counted.
 const eventBridge = new EventBridgeClient({ endpoint: stack.endpoint, region: stack.region });
 
-// Wall time of every function invocation (queueing in the worker included), by logical id: what the Task states
-// spend in the functions, as against the interpreter around them.
-let invokeMs = new Map<string, number[]>();
+// What the Task states spend in the functions (queueing in the worker included), as against the interpreter
+// around them.
 const host = stack.functions;
-const invoke = host.invoke.bind(host);
-host.invoke = async (id, event) => {
-  const t0 = performance.now();
-  try {
-    return await invoke(id, event);
-  } finally {
-    const name = host.find(id)?.logicalId ?? id;
-    const list = invokeMs.get(name) ?? [];
-    list.push(performance.now() - t0);
-    invokeMs.set(name, list);
-  }
-};
+const invocations = measure.timeInvocations(host);
 
 // Completion: the execution whose input's `id` is the EventId. Executions can end before the put returns.
 const ID = /^\{"version":"0","id":"([^"]+)"/;
@@ -275,7 +226,7 @@ interface Sample {
 async function run(clients: number, seconds: number) {
   const samples: Sample[] = [];
   const failures: string[] = [];
-  invokeMs = new Map();
+  invocations.reset();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   let lastEnd = started;
@@ -313,7 +264,7 @@ async function run(clients: number, seconds: number) {
     }),
   );
   const wall = (lastEnd - started) / 1000;
-  const functions = Object.fromEntries([...invokeMs].map(([name, list]) => [name, stats(list)]));
+  const functions = Object.fromEntries([...invocations.byFunction].map(([name, list]) => [name, stats(list)]));
   return { samples, failures, wall, functions };
 }
 
@@ -472,66 +423,109 @@ const cpuLabels = [
 const lines: string[] = [];
 const out = (line = "") => lines.push(line);
 out("\n### Pipeline: put-event to compliance record (closed loop, one event per client in flight)\n");
-out(
-  "| in flight | executions/s | p50 ms | p99 ms | PutEvents p50 ms | entries/call | put→start p50 ms | execution p50 ms | failed | other processes' CPU |",
+lines.push(
+  ...measure.markdownTable(
+    [
+      "in flight",
+      "executions/s",
+      "p50 ms",
+      "p99 ms",
+      "PutEvents p50 ms",
+      "entries/call",
+      "put→start p50 ms",
+      "execution p50 ms",
+      "failed",
+      "other processes' CPU",
+    ],
+    levels.map((l) => [
+      l.clients,
+      Math.round(l.perSecond).toLocaleString("en"),
+      ms(l.latencyMs.p50),
+      ms(l.latencyMs.p99),
+      ms(l.putMs.p50),
+      ms(l.entriesPerPutCall),
+      ms(l.putToStartMs.p50, 0),
+      ms(l.executionMs.p50, 0),
+      l.failureCount + l.executions - (l.byStatus.SUCCEEDED ?? 0),
+      `${l.cpuCoresOthers.toFixed(2)} cores`,
+    ]),
+  ),
 );
-out("|---|---|---|---|---|---|---|---|---|---|");
-for (const l of levels)
-  out(
-    `| ${l.clients} | ${Math.round(l.perSecond).toLocaleString("en")} | ${ms(l.latencyMs.p50)} | ${ms(l.latencyMs.p99)} | ${ms(l.putMs.p50)} | ${ms(l.entriesPerPutCall)} | ${ms(l.putToStartMs.p50, 0)} | ${ms(l.executionMs.p50, 0)} | ${l.failureCount + l.executions - (l.byStatus.SUCCEEDED ?? 0)} | ${l.cpuCoresOthers.toFixed(2)} cores |`,
-  );
+/** "mean / p99" or "p50 / p99" of a statistic a level may lack. */
+const pair = (s: Stats | undefined, first: "mean" | "p50", digits: number) =>
+  s ? `${ms(s[first], digits)} / ${ms(s.p99, digits)}` : "–";
 out("\n### Per state (p50 / p99 ms, from the execution traces)\n");
-out(`| in flight | ${STATES.join(" | ")} |`);
-out(`|---|${STATES.map(() => "---").join("|")}|`);
-for (const l of levels)
-  out(
-    `| ${l.clients} | ${STATES.map((s) => (l.states[s] ? `${ms(l.states[s].p50, 0)} / ${ms(l.states[s].p99, 0)}` : "–")).join(" | ")} |`,
-  );
-out("\n### Where the latency goes (share of the summed put-to-record time)\n");
-out(
-  "| in flight | gateway + PutEvents + bus | Task states (critical path) | interpreter (rest of the execution) | after the end |",
+lines.push(
+  ...measure.markdownTable(
+    ["in flight", ...STATES],
+    levels.map((l) => [l.clients, ...STATES.map((s) => pair(l.states[s], "p50", 0))]),
+  ),
 );
-out("|---|---|---|---|---|");
-for (const l of levels) {
-  const s = l.latencyShares;
-  out(
-    `| ${l.clients} | ${pct(s.gatewayAndBus)} | ${pct(s.functionStates)} | ${pct(s.interpreter)} | ${pct(s.endToClient)} |`,
-  );
-}
+out("\n### Where the latency goes (share of the summed put-to-record time)\n");
+lines.push(
+  ...measure.markdownTable(
+    [
+      "in flight",
+      "gateway + PutEvents + bus",
+      "Task states (critical path)",
+      "interpreter (rest of the execution)",
+      "after the end",
+    ],
+    levels.map(({ clients, latencyShares: s }) => [
+      clients,
+      pct(s.gatewayAndBus),
+      pct(s.functionStates),
+      pct(s.interpreter),
+      pct(s.endToClient),
+    ]),
+  ),
+);
 out("\n### CPU by process: cores used (CPU ms per execution)\n");
-out(`| in flight | ${cpuLabels.join(" | ")} | stack total | main-thread event loop use |`);
-out(`|---|${cpuLabels.map(() => "---").join("|")}|---|---|`);
-for (const l of levels) {
-  const cell = (label: string) => `${(l.cpuCores[label] ?? 0).toFixed(2)} (${ms(l.cpuMsPerExecution[label] ?? 0)})`;
-  const total = Object.values(l.cpuMsPerExecution).reduce((sum, x) => sum + x, 0);
-  out(
-    `| ${l.clients} | ${cpuLabels.map(cell).join(" | ")} | ${l.cpuCoresTotal.toFixed(2)} (${ms(total)}) | ${pct(l.mainThreadEventLoopUtilization)} |`,
-  );
-}
+lines.push(
+  ...measure.markdownTable(
+    ["in flight", ...cpuLabels, "stack total", "main-thread event loop use"],
+    levels.map((l) => {
+      const cell = (label: string) => `${(l.cpuCores[label] ?? 0).toFixed(2)} (${ms(l.cpuMsPerExecution[label] ?? 0)})`;
+      const total = Object.values(l.cpuMsPerExecution).reduce((sum, x) => sum + x, 0);
+      return [
+        l.clients,
+        ...cpuLabels.map(cell),
+        `${l.cpuCoresTotal.toFixed(2)} (${ms(total)})`,
+        pct(l.mainThreadEventLoopUtilization),
+      ];
+    }),
+  ),
+);
 out("\n### Function invocations (wall ms in the host, worker queueing included: mean / p99) against their states\n");
 const fnNames = [...new Set(levels.flatMap((l) => Object.keys(l.functionInvokeMs)))].sort();
-out(`| in flight | ${fnNames.join(" | ")} |`);
-out(`|---|${fnNames.map(() => "---").join("|")}|`);
-for (const l of levels)
-  out(
-    `| ${l.clients} | ${fnNames.map((f) => (l.functionInvokeMs[f] ? `${ms(l.functionInvokeMs[f].mean)} / ${ms(l.functionInvokeMs[f].p99)}` : "–")).join(" | ")} |`,
-  );
+lines.push(
+  ...measure.markdownTable(
+    ["in flight", ...fnNames],
+    levels.map((l) => [l.clients, ...fnNames.map((f) => pair(l.functionInvokeMs[f], "mean", 1))]),
+  ),
+);
 out("\n### Per execution, by function: its thread CPU (ms) and its AWS requests by service\n");
 out("The alerter runs off the alert queue, a batch of ticks per invocation; the rest once per execution they serve.\n");
 const services = [
   ...new Set(levels.flatMap((l) => Object.values(l.usage).flatMap((u) => Object.keys(u.requests)))),
 ].sort();
-out(`| in flight | function | invocations | CPU ms | ${services.join(" | ")} |`);
-out(`|---|---|---|---|${services.map(() => "---").join("|")}|`);
-for (const l of levels) {
-  const per = (n: number) => (n / (l.executions || 1)).toFixed(2);
-  for (const [fn, u] of Object.entries(l.usage)) {
-    if (u.invocations === 0) continue;
-    out(
-      `| ${l.clients} | ${fn} | ${u.invocations} | ${per(u.cpuMs)} | ${services.map((svc) => per(u.requests[svc] ?? 0)).join(" | ")} |`,
-    );
-  }
-}
+lines.push(
+  ...measure.markdownTable(
+    ["in flight", "function", "invocations", "CPU ms", ...services],
+    levels.flatMap((l) => {
+      const per = (n: number) => (n / (l.executions || 1)).toFixed(2);
+      return Object.entries(l.usage)
+        .filter(([, u]) => u.invocations > 0)
+        .map(([fn, u]) => [
+          l.clients,
+          fn,
+          u.invocations,
+          per(u.cpuMs),
+          ...services.map((svc) => per(u.requests[svc] ?? 0)),
+        ]);
+    }),
+  ),
+);
 const mix = levels.at(-1)?.byKind ?? {};
 out(
   `\nMix (last level): ${Object.entries(mix)
@@ -541,9 +535,7 @@ out(
 process.stdout.write(`${lines.join("\n")}\n`);
 
 const results = {
-  machine: `${process.platform} ${process.arch}`,
-  node: process.version,
-  date: new Date().toISOString(),
+  ...measure.runInfo(),
   options: { levels: LEVELS, secondsPerLevel: SECONDS, warmupSeconds: WARMUP_SECONDS, seed: SEED, putBatch: PUT_BATCH },
   bootSeconds,
   warmup: { executions: warm.samples.length, seconds: warm.wall },

@@ -46,12 +46,12 @@ function route(req: IncomingMessage, backends: GatewayBackends): Route {
   return { kind: "unknown" };
 }
 
-class BodyTooLarge extends Error {
+export class BodyTooLarge extends Error {
   override readonly name = "BodyTooLarge";
 }
 
 /** The request body, or BodyTooLarge once it passes `max` bytes (the rest is read and dropped, never kept). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] | undefined = Number(req.headers["content-length"] ?? 0) > max ? undefined : [];
     let size = 0;

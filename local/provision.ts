@@ -118,7 +118,7 @@ export function stackResolver(stack: ProvisionedResources, localRedisUrl?: strin
   const resources: Record<string, PhysicalResource> = {};
   for (const [id, resource] of Object.entries(stack.template.Resources)) {
     if (resource.Type === "AWS::Serverless::Function") resources[id] = localFunctionPhysical(id, stack);
-    // The HTTP API's id, so that the functions' HttpApi events resolve; the local gateway does not serve it yet.
+    // The HTTP API's id (its apiId locally), so that the functions' HttpApi events resolve.
     if (resource.Type === "AWS::Serverless::HttpApi") resources[id] = { ref: `${stack.stackName}-${id}` };
     if (resource.Type === "AWS::ElastiCache::ReplicationGroup" && localRedisUrl) {
       const { hostname, port } = new URL(localRedisUrl);

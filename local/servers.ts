@@ -117,7 +117,11 @@ export function startRedis(port?: number, options: { dataDir?: string } = {}): P
   return launch(
     "redis-server",
     "redis-server",
-    (p) => ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--protected-mode", "yes", ...persistence],
+    // More logical databases than the default 16: each integration test file that flushes one has its own.
+    (p) => [
+      ...["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--protected-mode", "yes", "--databases", "32"],
+      ...persistence,
+    ],
     (p) => `redis://127.0.0.1:${p}`,
     portOpen,
     10_000,

@@ -12,6 +12,9 @@ const Names = z.record(z.string(), z.string());
 export const StackInfoSchema = z.object({
   pid: z.number(),
   endpoint: z.string(),
+  /** The HTTP API (trading API), and the OIDC issuer whose tokens it takes. */
+  apiEndpoint: z.string(),
+  issuerUrl: z.string(),
   redisUrl: z.string(),
   dynamoEndpoint: z.string(),
   motoEndpoint: z.string(),
@@ -35,6 +38,8 @@ export function stackInfo(stack: LocalStack, logDir?: string): StackInfo {
   return {
     pid: process.pid,
     endpoint: stack.endpoint,
+    apiEndpoint: stack.apiEndpoint,
+    issuerUrl: stack.issuer.url,
     redisUrl: stack.redisUrl,
     dynamoEndpoint: stack.dynamoEndpoint,
     motoEndpoint: stack.motoEndpoint,

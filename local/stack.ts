@@ -1,11 +1,15 @@
 // The whole pipeline on one machine: real redis-server, DynamoDB Local and moto; the resources of template.yaml;
 // the functions from their bundles; the ASL on aws-local-stepfunctions; the bus and its rules; the alert queue's
-// event source; and one gateway endpoint in front. This module only wires them: template.yaml is loaded once here,
+// event source; one gateway endpoint in front; and the template's HTTP API on its own port, with the local OIDC
+// issuer its JWT authorizer trusts. This module only wires them: template.yaml is loaded once here,
 // and each service's folder makes its part of it (lambda/, stepfunctions/, events/, sqs/, sns/...).
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { httpApiDefinition, jwtIssuerParameters } from "./apigateway/definition";
+import { LocalHttpApi } from "./apigateway/http-api";
+import { LocalIssuer } from "./apigateway/issuer";
 import { EventBridgeError, type EventEnvelope, type LocalEventBus } from "./events/bus";
 import { compileEventPattern } from "./events/event-pattern";
 import { localEventBus } from "./events/rules";
@@ -34,6 +38,10 @@ export interface LocalStackOptions {
   /** Each function's log file goes here; none by default. */
   readonly logDir?: string;
   readonly gatewayPort?: number;
+  /** The HTTP API's port; a free loopback port by default. */
+  readonly apiPort?: number;
+  /** Template parameter values instead of the defaults (a low ApiThrottlingRateLimit...); Stage is `stage`. */
+  readonly parameters?: Readonly<Record<string, string>>;
   /** Time compression for tests and demos; AWS's own timings when absent. */
   readonly timing?: {
     /** Retry waits of every Task state, instead of IntervalSeconds and BackoffRate. */
@@ -55,6 +63,10 @@ export interface LocalStackOptions {
 export interface LocalStack {
   /** The gateway: Step Functions, PutEvents, and DynamoDB/moto behind it. */
   readonly endpoint: string;
+  /** The template's HTTP API (the trading API). */
+  readonly apiEndpoint: string;
+  /** The OIDC issuer the API's JWT authorizer trusts: `issuer.token(clientId)` mints an access token. */
+  readonly issuer: LocalIssuer;
   readonly redisUrl: string;
   readonly dynamoEndpoint: string;
   readonly motoEndpoint: string;
@@ -142,7 +154,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.env.AWS_ACCESS_KEY_ID ??= "testing";
     process.env.AWS_SECRET_ACCESS_KEY ??= "testing";
     const template = loadTemplate();
-    const provisioning = { dynamoEndpoint: servers.dynamoEndpoint, motoEndpoint: servers.motoEndpoint, region, stage };
+    // The issuer listens first: the API's JWT authorizers take its URL through their issuer parameter.
+    const issuer = new LocalIssuer();
+    const issuerUrl = await issuer.listen();
+    stops.push(() => issuer.close());
+    const provisioning = {
+      dynamoEndpoint: servers.dynamoEndpoint,
+      motoEndpoint: servers.motoEndpoint,
+      region,
+      stage,
+      parameters: {
+        ...options.parameters,
+        ...Object.fromEntries(jwtIssuerParameters(template).map((p) => [p, issuerUrl])),
+      },
+    };
     const resources = await provisionFromTemplate(template, provisioning);
     const resolver = stackResolver(resources, servers.redisUrl);
 
@@ -184,17 +209,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let draining = false;
     const stopping = "the local stack is stopping: it takes no new work while executions in flight finish";
     const routes = bus.ruleList.map((rule) => compileEventPattern(rule.eventPattern));
+    // The endpoints' view of the bus: the rules' deliveries still start executions.
+    const busWhileDraining = refusedWhileDraining(bus, ["route"], (event: EventEnvelope) => {
+      if (draining && routes.some((matches) => matches(event)))
+        throw new EventBridgeError("ServiceUnavailableException", stopping);
+    });
     gateway.serve({
-      // The gateway's own view of the machine and the bus: the rules' deliveries still start executions.
       machines: [
         refusedWhileDraining(machine, ["start", "startSync"], () => {
           if (draining) throw new StepFunctionsError("ServiceUnavailableException", stopping);
         }),
       ],
-      bus: refusedWhileDraining(bus, ["route"], (event: EventEnvelope) => {
-        if (draining && routes.some((matches) => matches(event)))
-          throw new EventBridgeError("ServiceUnavailableException", stopping);
-      }),
+      bus: busWhileDraining,
       dynamoEndpoint: servers.dynamoEndpoint,
       motoEndpoint: servers.motoEndpoint,
       moveTasks,
@@ -208,8 +234,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const motoEndpoint = servers.motoEndpoint;
     const topicInboxes = await subscribeInboxes(resources, motoEndpoint, sqs);
 
+    const api = new LocalHttpApi(
+      httpApiDefinition(resolver),
+      { functions, bus: busWhileDraining },
+      { accountId: resources.accountId, ...(options.logDir && { logDir: options.logDir }) },
+    );
+    const apiEndpoint = await api.listen(options.apiPort);
+    stops.push(() => api.close());
+    const [audience] = api.definition.authorizers.flatMap((a) => a.audience);
+    if (audience !== undefined) issuer.serve(audience);
+
     return {
       endpoint,
+      apiEndpoint,
+      issuer,
       redisUrl: servers.redisUrl,
       dynamoEndpoint: servers.dynamoEndpoint,
       motoEndpoint: servers.motoEndpoint,

@@ -39,6 +39,8 @@ venv .venv requirements-dev.txt
 venv .venv-sam requirements-sam.txt
 # The AWS CLI v1 from PyPI beside Debian's v2: the runbook's start-message-move-task is newer than Debian's v2.
 venv .venv-awscli requirements-awscli.txt
+# Schemathesis fuzzes the local trading API from docs/openapi.yaml; its pins clash with neither, but stay apart.
+venv .venv-schemathesis requirements-schemathesis.txt
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # The lock file lists every platform's optional binaries (biome, esbuild, unrs-resolver), and npm ci installs

@@ -378,6 +378,15 @@ describe("refusals", () => {
     ["GET /trades/{symbol}", { symbol: "BTC-USD" }, { from: "yesterday" }, "from"],
     ["GET /trades/{symbol}", { symbol: "BTC-USD" }, { to: "2025-06-05 10:00:00" }, "to"],
     ["GET /trades/{symbol}", { symbol: "BTC-USD" }, { from: iso(5), to: iso(4) }, "to"],
+    ["GET /positions", undefined, { symbol: "BTC-USD" }, "symbol"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, undefined, "interval"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "2m" }, "interval"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "1M" }, "interval"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "1m", from: "today" }, "from"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "1m", from: iso(60), to: iso(0) }, "to"],
+    // 1001 minutes; 1000 are allowed (below).
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "1m", from: iso(0), to: iso(60_060) }, "to"],
+    ["GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "1h", from: iso(-3_603_600), to: iso(0) }, "to"],
   ])("%s %j %j: 400 INVALID_REQUEST naming %s", async (route, path, query, name) => {
     const res = await get("alice", route, path, query);
     expect(problem(res)).toEqual({
@@ -450,5 +459,141 @@ describe("refusals", () => {
   test("without a subject claim: 401 as API Gateway answers it", async () => {
     const res = await get(undefined, "GET /orders");
     expect(res).toMatchObject({ status: 401, body: { message: "Unauthorized" } });
+  });
+});
+
+describe("GET /positions and GET /candles/{symbol}", () => {
+  // After every test above, which these trades would change: dave buys 32 lots of BTC-USD (0.0001 each) from erin,
+  // 31 at 100.00 and 1 at 100.01, so both hold 320001 ticks × lots over 32 lots: 100.0003125, a tie at the six
+  // decimals an average has (tick 0.01, + 4), which half-even rounds down to the even 2. erin then buys 2 lots
+  // back at 101 from alice: FIFO closes 2 of her oldest lots, sold at 100, realising -1 × 0.0002.
+  beforeAll(async () => {
+    await submit(20, "erin", "Q-X1", "BTC-USD", "SELL", "100", "0.0031");
+    await submit(21, "erin", "Q-X2", "BTC-USD", "SELL", "100.01", "0.0001");
+    await submit(22, "dave", "Q-D1", "BTC-USD", "BUY", "100.01", "0.0032");
+    await submit(23, "erin", "Q-X3", "BTC-USD", "BUY", "101", "0.0002");
+  }, 60_000);
+
+  test("each client's own positions, exact, with the average rounded half-even", async () => {
+    const positions = async (sub: string) => {
+      const res = await get(sub, "GET /positions");
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    // The registry's order: BTC-USD, ETH-USD, AAPL.
+    expect(await positions("alice")).toEqual({
+      items: [
+        // Sold 2 at 100, 0.5 at 101 (to bob) and 0.0002 at 101 (to erin): 200 + 50.5 + 0.0202.
+        {
+          symbol: "BTC-USD",
+          netQuantity: "-2.5002",
+          costBasis: "250.5202",
+          averageCost: "100.200064",
+          realisedPnl: "0",
+        },
+        { symbol: "AAPL", netQuantity: "-4", costBasis: "760", averageCost: "190", realisedPnl: "0" },
+      ],
+    });
+    expect(await positions("bob")).toEqual({
+      items: [
+        { symbol: "BTC-USD", netQuantity: "2.5", costBasis: "250.5", averageCost: "100.2", realisedPnl: "0" },
+        { symbol: "AAPL", netQuantity: "4", costBasis: "760", averageCost: "190", realisedPnl: "0" },
+      ],
+    });
+    expect(await positions("dave")).toEqual({
+      items: [
+        {
+          symbol: "BTC-USD",
+          netQuantity: "0.0032",
+          costBasis: "0.320001",
+          averageCost: "100.000312",
+          realisedPnl: "0",
+        },
+      ],
+    });
+    // Short 32 lots, then 2 bought back at 101 against the oldest at 100: 0.0002 × -1 realised; 29 lots at 100 and
+    // 1 at 100.01 left, 0.300001 over 0.003: 100.000333...
+    expect(await positions("erin")).toEqual({
+      items: [
+        {
+          symbol: "BTC-USD",
+          netQuantity: "-0.003",
+          costBasis: "0.300001",
+          averageCost: "100.000333",
+          realisedPnl: "-0.0002",
+        },
+      ],
+    });
+    // carol only rests bids; frank never traded: neither sees anyone else's.
+    expect(await positions("carol")).toEqual({ items: [] });
+    expect(await positions("frank")).toEqual({ items: [] });
+  });
+
+  test("the engine's trades as candles: first and last by time, exact notional, vwap rounded half-even", async () => {
+    const candles = (symbol: string, query: Record<string, string>) =>
+      get("frank", "GET /candles/{symbol}", { symbol }, query).then((r) => {
+        expect(r.status).toBe(200);
+        return r.body;
+      });
+    // BTC-USD-1 and -2 at :04 (100 × 2, 101 × 0.5), -3 and -4 at :22, -5 at :23 (101 × 0.0002).
+    const btc = {
+      start: iso(0),
+      open: "100",
+      high: "101",
+      low: "100",
+      close: "101",
+      volume: "2.5034",
+      notional: "250.840201",
+      vwap: "100.199809",
+      tradeCount: 5,
+    };
+    expect(await candles("BTC-USD", { interval: "1m", from: iso(0), to: iso(60) })).toEqual({
+      symbol: "BTC-USD",
+      interval: "1m",
+      from: iso(0),
+      to: iso(60),
+      items: [btc],
+    });
+    // The hour's candle holds the same trades. A candle is in the range when its start is: 10:00 is before 10:00:01.
+    expect(await candles("BTC-USD", { interval: "1h", from: iso(-3600), to: iso(3600) })).toMatchObject({
+      items: [btc],
+    });
+    expect(await candles("BTC-USD", { interval: "5m", from: iso(1), to: iso(3600) })).toMatchObject({ items: [] });
+    expect(await candles("AAPL", { interval: "5m", from: iso(0), to: iso(300) })).toMatchObject({
+      items: [
+        {
+          start: iso(0),
+          open: "190",
+          high: "190",
+          low: "190",
+          close: "190",
+          volume: "4",
+          notional: "760",
+          vwap: "190",
+          tradeCount: 1,
+        },
+      ],
+    });
+    // No trade on ETH-USD: no candle. 1000 intervals are allowed.
+    expect(await candles("ETH-USD", { interval: "1m", from: iso(0), to: iso(60_000) })).toMatchObject({ items: [] });
+  });
+
+  test("without from and to: the last 60 intervals up to now", async () => {
+    const before = Date.now();
+    const res = await get("frank", "GET /candles/{symbol}", { symbol: "BTC-USD" }, { interval: "5m" });
+    const { from, to, items } = res.body as { from: string; to: string; items: unknown[] };
+    expect(Date.parse(to)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(to)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(to) - Date.parse(from)).toBe(60 * 300_000);
+    expect(items).toEqual([]);
+  });
+
+  test("an unlisted symbol is 404 UNKNOWN_SYMBOL", async () => {
+    const res = await get("alice", "GET /candles/{symbol}", { symbol: "DOGE-USD" }, { interval: "1m" });
+    expect(res).toMatchObject({
+      status: 404,
+      contentType: "application/problem+json",
+      body: { code: "UNKNOWN_SYMBOL", detail: "no instrument DOGE-USD" },
+    });
   });
 });

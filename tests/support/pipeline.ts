@@ -419,6 +419,7 @@ export async function harnessStack(
   stage: string,
   redisDb: number,
   timing: LocalStackOptions["timing"] = { taskRetryMs: 10, eventRetryBaseMs: 10, sqsRetryVisibilitySeconds: 1 },
+  options: Pick<LocalStackOptions, "parameters"> = {},
 ): Promise<LocalStack> {
   const { DYNAMODB_ENDPOINT, MOTO_ENDPOINT } = process.env;
   if (!DYNAMODB_ENDPOINT || !MOTO_ENDPOINT)
@@ -431,5 +432,6 @@ export async function harnessStack(
     servers: { redisUrl, dynamoEndpoint: DYNAMODB_ENDPOINT, motoEndpoint: MOTO_ENDPOINT },
     stage,
     timing,
+    ...options,
   });
 }

@@ -1,5 +1,5 @@
-// The integration files run in parallel workers on one redis-server: each file that flushes or fills a logical
-// database has its own, listed here so that no two share one. Database 0 is for the files that only read.
+// The integration files run in parallel workers on one redis-server (started with 32 databases): each file that
+// flushes or fills a logical database has its own, listed here so that no two share one. Database 0 is for the files that only read.
 export const REDIS_DB = {
   orderbook: 1,
   orderbookProperties: 2,
@@ -13,6 +13,11 @@ export const REDIS_DB = {
   samplesPipeline: 10,
   hostile: 11,
   query: 12,
+  analyticsProperties: 13,
+  httpApi: 14,
+  apiE2e: 15,
+  schemathesis: 16,
+  apiDocs: 17,
 } as const;
 
 /** The harness's redis-server (REDIS_URL, set by the integration project) at one of the databases above. */

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { z } from "zod";
-import { EVENT_ROUTES, ORDER_SOURCE } from "../../layers/common/src/contracts";
+import { API_SOURCE, EVENT_ROUTES, ORDER_SOURCE } from "../../layers/common/src/contracts";
 import { compileEventPattern, InvalidEventPatternError } from "../../local/events/event-pattern";
 import { loadTemplate, templateFile } from "../../local/template";
 import { cancelEvent, envelope, orderEvent, tradeEvent } from "../support/test-events";
@@ -41,10 +41,12 @@ function ec2(detail: Record<string, unknown>): Record<string, unknown> {
 
 describe("the template's rules", () => {
   // Every order route the contracts parse, in the contracts' order: the rule and the parser cannot drift apart.
-  const ORDERS = {
-    source: [ORDER_SOURCE],
-    "detail-type": EVENT_ROUTES.filter((r) => r.source === ORDER_SOURCE).map((r) => r.detailType),
-  };
+  const ordersOf = (source: string) => ({
+    source: [source],
+    "detail-type": EVENT_ROUTES.filter((r) => r.source === source).map((r) => r.detailType),
+  });
+  const ORDERS = ordersOf(ORDER_SOURCE);
+  const API_ORDERS = ordersOf(API_SOURCE);
   const TRADES = {
     source: ["tradeflow.venue.alpha", "tradeflow.venue.beta", "tradeflow.venue.gamma"],
     "detail-type": ["Trade Reported"],
@@ -66,8 +68,8 @@ describe("the template's rules", () => {
         return rule.success ? [rule.data.Properties.Pattern] : [];
       }),
     );
-    expect(patterns).toEqual(expect.arrayContaining([ORDERS, TRADES]));
-    expect(patterns).toHaveLength(2);
+    expect(patterns).toEqual(expect.arrayContaining([ORDERS, API_ORDERS, TRADES]));
+    expect(patterns).toHaveLength(3);
   });
 
   it("route order submissions and cancels to the orders rule only", () => {

@@ -1,13 +1,20 @@
-// docs/openapi.yaml against what serves it: the routes of template.yaml (every function's HttpApi events), the
+// docs/openapi.yaml against what serves it: the routes of template.yaml (every function's HttpApi events and the
+// HttpApi's own order-entry routes), the
 // engine's and the registry's shapes, and the query function's problem codes.
 import { readFileSync } from "node:fs";
 import { yamlParse } from "yaml-cfn";
 import { z } from "zod";
-import { ORDER_STATUSES, OrderStateSchema, TradeSchema } from "../../layers/common/src/contracts";
+import {
+  ORDER_STATUSES,
+  OrderStateSchema,
+  OrderSubmittedDetailSchema,
+  TradeSchema,
+} from "../../layers/common/src/contracts";
 import { InstrumentSchema } from "../../layers/common/src/instruments";
 import { SIDES } from "../../layers/common/src/orderbook/types";
 import { PROBLEMS, ROUTE_KEYS } from "../../layers/common/src/query";
-import { loadTemplate, templateFile } from "../../local/template";
+import { httpApiDefinition } from "../../local/apigateway/definition";
+import { loadTemplate, TemplateResolver, templateFile } from "../../local/template";
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"] as const;
 
@@ -55,19 +62,19 @@ const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
   })),
 );
 
-const HttpApiEvent = z.object({
-  Type: z.literal("HttpApi"),
-  Properties: z.object({ Method: z.string(), Path: z.string() }).loose(),
-});
+/** The API's routes as the local stack serves them, from template.yaml (every resource a placeholder name). */
 const template = loadTemplate();
-const routes = Object.values(template.Resources)
-  .filter((r) => r.Type === "AWS::Serverless::Function")
-  .flatMap((r) =>
-    Object.values(z.record(z.string(), z.object({ Type: z.string() }).loose()).parse(r.Properties.Events ?? {})),
-  )
-  .filter((e) => e.Type === "HttpApi")
-  .map((e) => HttpApiEvent.parse(e).Properties)
-  .map((p) => `${p.Method.toUpperCase()} ${p.Path}`);
+const placeholders = Object.fromEntries(
+  Object.keys(template.Resources).map((id) => [
+    id,
+    { ref: id, attributes: new Proxy({}, { get: (_, attribute) => `${id}.${String(attribute)}` }) },
+  ]),
+);
+const api = httpApiDefinition(new TemplateResolver(template, { region: "us-east-1", resources: placeholders }));
+const routes = api.routes.map((r) => r.routeKey);
+/** The query function's routes, and those whose integration is API Gateway's own (order entry). */
+const functionRoutes = api.routes.filter((r) => r.integration.kind === "lambda").map((r) => r.routeKey);
+const integrationRoutes = api.routes.filter((r) => r.integration.kind !== "lambda").map((r) => r.routeKey);
 
 const pathParameters = (path: string) => [...path.matchAll(/\{([^}]+)\}/g)].map((m) => String(m[1])).sort();
 const keysOf = (schema: string) =>
@@ -87,7 +94,8 @@ test("it is an OpenAPI 3.1 description whose every operation needs the bearer JW
 test("its operations are exactly the template's HttpApi routes, and the query function's", () => {
   expect(routes.length).toBeGreaterThan(0);
   expect(operations.map((o) => o.key).sort()).toEqual([...routes].sort());
-  expect([...ROUTE_KEYS].sort()).toEqual([...routes].sort());
+  expect([...ROUTE_KEYS].sort()).toEqual([...functionRoutes].sort());
+  expect(integrationRoutes.sort()).toEqual(["DELETE /orders/{orderId}", "POST /orders"]);
   expect(new Set(operations.map((o) => o.operation.operationId)).size).toBe(operations.length);
 });
 
@@ -103,17 +111,18 @@ test("each operation declares its path's parameters, required, and no others in 
   }
 });
 
-test("every error the function answers is a problem+json Problem; 401 and 429 are API Gateway's own body", () => {
+test("every error the function answers is a problem+json Problem; API Gateway's own are its message body", () => {
   for (const { key, operation } of operations) {
     const statuses = Object.keys(operation.responses);
+    const ownIntegration = integrationRoutes.includes(key);
     expect({ key, statuses: statuses.filter((s) => ["400", "401", "429", "500"].includes(s)) }).toEqual({
       key,
-      statuses: ["400", "401", "429", "500"],
+      statuses: ownIntegration ? ["401", "429", "500"] : ["400", "401", "429", "500"],
     });
     for (const status of statuses.filter((s) => Number(s) >= 400)) {
       const response = deref("responses", operation.responses[status], Response);
       const media = Object.keys(response.content ?? {});
-      const gateway = status === "401" || status === "429";
+      const gateway = ownIntegration || status === "401" || status === "429";
       expect({ key, status, media }).toEqual({
         key,
         status,
@@ -129,9 +138,30 @@ test("every error the function answers is a problem+json Problem; 401 and 429 ar
   }
 });
 
+test("order entry answers 202 with PutEvents' result, and its body is the submit contract without clientId", () => {
+  for (const key of integrationRoutes) {
+    const operation = operations.find((o) => o.key === key)?.operation;
+    expect({ key, accepted: operation?.responses["202"] }).toEqual({
+      key,
+      accepted: { $ref: "#/components/responses/Accepted" },
+    });
+  }
+  const submitFields = Object.keys(
+    z
+      .object({ options: z.array(z.object({ shape: z.record(z.string(), z.unknown()) })) })
+      .parse(OrderSubmittedDetailSchema.def).options[0]?.shape ?? {},
+  );
+  expect(keysOf("OrderEntry")).toEqual(submitFields.filter((f) => f !== "clientId").sort());
+});
+
 test("the 404s are where the contract has them: an order by id, and the symbol routes", () => {
   const withNotFound = operations.filter((o) => "404" in o.operation.responses).map((o) => o.key);
-  expect(withNotFound.sort()).toEqual(["GET /books/{symbol}", "GET /orders/{orderId}", "GET /trades/{symbol}"]);
+  expect(withNotFound.sort()).toEqual([
+    "GET /books/{symbol}",
+    "GET /candles/{symbol}",
+    "GET /orders/{orderId}",
+    "GET /trades/{symbol}",
+  ]);
 });
 
 test("the Problem schema is RFC 9457's members plus the query function's codes and statuses", () => {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { AlertThresholdsSchema, DEFAULT_THRESHOLDS } from "../../layers/common/src/alerts";
+import { API_SOURCE } from "../../layers/common/src/contracts";
 import {
   FeeScheduleSchema,
   SAMPLE_FEE_SCHEDULE,
@@ -81,6 +82,7 @@ describe("state machine", () => {
     );
     const sources = patterns.flatMap((p) => p.source).sort();
     expect(sources).toEqual([
+      "tradeflow.api",
       "tradeflow.orders",
       "tradeflow.venue.alpha",
       "tradeflow.venue.beta",
@@ -287,8 +289,23 @@ describe("trading API", () => {
         .loose(),
       DefaultRouteSettings: z.object({ ThrottlingRateLimit: z.unknown(), ThrottlingBurstLimit: z.unknown() }),
       AccessLogSettings: z.object({ DestinationArn: z.unknown(), Format: z.string() }),
+      DefinitionBody: z.object({
+        paths: z.record(
+          z.string(),
+          z.record(
+            z.string(),
+            z.object({ "x-amazon-apigateway-integration": z.record(z.string(), z.unknown()) }).loose(),
+          ),
+        ),
+      }),
     })
     .parse(template.Resources.TradingApi?.Properties);
+  const entryRoutes = Object.entries(api.DefinitionBody.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({
+      key: `${method.toUpperCase()} ${path}`,
+      integration: operation["x-amazon-apigateway-integration"],
+    })),
+  );
   const HttpApiEvent = z.object({
     Type: z.literal("HttpApi"),
     Properties: z
@@ -301,14 +318,16 @@ describe("trading API", () => {
       .map((e) => ({ id, ...HttpApiEvent.parse(e).Properties })),
   );
 
-  test("the query function serves the six read routes on TradingApi, each GET with payload format 2.0", () => {
+  test("the query function serves the eight read routes on TradingApi, each GET with payload format 2.0", () => {
     expect(template.Resources.TradingApi?.Type).toBe("AWS::Serverless::HttpApi");
     expect(routes.map((r) => `${r.Method} ${r.Path}`).sort()).toEqual([
       "GET /books/{symbol}",
+      "GET /candles/{symbol}",
       "GET /fills",
       "GET /instruments",
       "GET /orders",
       "GET /orders/{orderId}",
+      "GET /positions",
       "GET /trades/{symbol}",
     ]);
     for (const route of routes) {
@@ -326,6 +345,45 @@ describe("trading API", () => {
     for (const route of routes) expect(route).not.toHaveProperty("Auth");
     expect(defaults.resolveString({ Ref: "ApiJwtIssuer" })).toMatch(/^https:\/\//);
     expect(defaults.resolveString({ Ref: "ApiJwtAudience" })).not.toBe("");
+  });
+
+  test("order entry: API Gateway puts tradeflow.api events on the trade bus itself, the client id from the token", () => {
+    expect(entryRoutes.map((r) => r.key).sort()).toEqual(["DELETE /orders/{orderId}", "POST /orders"]);
+    for (const { key, integration } of entryRoutes) {
+      expect({ key, ...integration }).toMatchObject({
+        key,
+        type: "aws_proxy",
+        integrationSubtype: "EventBridge-PutEvents",
+        credentials: { "Fn::GetAtt": ["TradingApiOrderEntryRole", "Arn"] },
+        requestParameters: { EventBusName: { "Fn::GetAtt": ["TradeBus", "Arn"] }, Source: API_SOURCE },
+        responseParameters: { "200": { "overwrite:statuscode": "202" } },
+      });
+      const detail = z.object({ Detail: z.string() }).loose().parse(integration.requestParameters).Detail;
+      // The client id is the token's subject, and the last member: a JSON reader keeps the last of a duplicate.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: API Gateway's mapping syntax, not a JS template
+      const last = ',"clientId":"${context.authorizer.claims.sub}"}';
+      expect({ key, last: detail.replace(/\s+/g, "").endsWith(last) }).toEqual({ key, last: true });
+    }
+    const role = template.Resources.TradingApiOrderEntryRole;
+    expect(role?.Properties.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [{ Effect: "Allow", Principal: { Service: "apigateway.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
+    expect(role?.Properties.Policies).toEqual([
+      {
+        PolicyName: "put-order-events",
+        PolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: "events:PutEvents",
+              Resource: { "Fn::GetAtt": ["TradeBus", "Arn"] },
+              Condition: { StringEquals: { "events:source": API_SOURCE } },
+            },
+          ],
+        },
+      },
+    ]);
   });
 
   test("every route is throttled from ApiThrottlingRateLimit and ApiThrottlingBurstLimit", () => {
@@ -359,8 +417,9 @@ describe("trading API", () => {
   test("CORS: the origin from ApiCorsAllowOrigin, only the routes' methods, the Authorization header, no credentials", () => {
     expect(api.CorsConfiguration.AllowOrigins).toEqual([{ Ref: "ApiCorsAllowOrigin" }]);
     expect(defaults.resolveString({ Ref: "ApiCorsAllowOrigin" })).toMatch(/^https?:\/\/[^/]+$/);
-    expect(api.CorsConfiguration.AllowMethods).toEqual([...new Set(routes.map((r) => r.Method))]);
-    expect(api.CorsConfiguration.AllowHeaders.map((h) => h.toLowerCase())).toEqual(["authorization"]);
+    const methods = [...routes.map((r) => r.Method), ...entryRoutes.map((r) => r.key.split(" ")[0])];
+    expect(api.CorsConfiguration.AllowMethods).toEqual([...new Set(methods)]);
+    expect(api.CorsConfiguration.AllowHeaders.map((h) => h.toLowerCase())).toEqual(["authorization", "content-type"]);
     expect(api.CorsConfiguration.AllowCredentials ?? false).toBe(false);
   });
 

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import {
   ALPHA_TRADE,
   BETA_TRADE,
+  CANCEL,
   cancelEvent,
   EVENT_ID,
   envelope,
@@ -15,6 +16,8 @@ import {
 import { compareDecimal, formatScaled, multiply } from "../decimal";
 import { EngineCommandSchema } from "../orderbook/types";
 import {
+  API_SOURCE,
+  DETAIL_TYPES,
   type EventParse,
   exactQuotient,
   MAX_DETAIL_BYTES,
@@ -237,6 +240,48 @@ describe("order events", () => {
     });
     expect(toCancelCommand(plain.cancel).commandId).toBe(EVENT_ID);
     expect(EngineCommandSchema.parse(toCancelCommand(plain.cancel))).toEqual(toCancelCommand(plain.cancel));
+  });
+});
+
+describe("orders from the trading API", () => {
+  const { clientId, ...body } = LIMIT_ORDER;
+  const apiOrder = (detail: unknown) => envelope(API_SOURCE, DETAIL_TYPES.orderSubmitted, detail);
+
+  it("takes the client id from the mapping, beside the body, and is otherwise the tradeflow.orders contract", () => {
+    const fromApi = accepted(apiOrder({ order: body, clientId }));
+    expect(fromApi).toEqual({ ...accepted(orderEvent({})), source: API_SOURCE });
+  });
+
+  it("refuses a body that names a client, and reports body fields under detail.order", () => {
+    const parsed = parseEvent(apiOrder({ order: { ...body, clientId: "C-2002" }, clientId }));
+    expect(parsed.ok || parsed.violations).toEqual([
+      {
+        reason: "INVALID_FIELD",
+        path: "detail.order.clientId",
+        text: "comes from the caller's token, never from the body",
+      },
+    ]);
+    const bad = parseEvent(apiOrder({ order: { ...body, price: "-1", extra: 1 }, clientId }));
+    expect(bad.ok || bad.violations.map((v) => [v.reason, v.path])).toEqual([
+      ["INVALID_NUMBER", "detail.order.price"],
+      ["UNKNOWN_FIELD", "detail.order.extra"],
+    ]);
+  });
+
+  it("refuses anything but {order, clientId} at the top, and a body that is not an object", () => {
+    expect(rejected(apiOrder({ order: body, clientId, orderId: "O-1" }))).toEqual(["UNKNOWN_FIELD"]);
+    expect(rejected(apiOrder({ order: body }))).toEqual(["MISSING_FIELD"]);
+    expect(rejected(apiOrder({ order: [body], clientId }))).toEqual(["INVALID_FIELD"]);
+  });
+
+  it("takes a cancel in the tradeflow.orders shape", () => {
+    const cancel = accepted(envelope(API_SOURCE, DETAIL_TYPES.orderCancelRequested, CANCEL));
+    expect(cancel).toEqual({ ...accepted(cancelEvent({})), source: API_SOURCE });
+  });
+
+  it("takes no other event type from the API", () => {
+    const amend = envelope(API_SOURCE, DETAIL_TYPES.orderAmendRequested, { ...CANCEL, price: "1" });
+    expect(rejected(amend)).toEqual(["UNKNOWN_EVENT_TYPE"]);
   });
 });
 

@@ -6,6 +6,8 @@ export const VENUES = ["alpha", "beta", "gamma"] as const;
 export type Venue = (typeof VENUES)[number];
 
 export const ORDER_SOURCE = "tradeflow.orders";
+/** Orders from the trading API: API Gateway puts them on the bus with the token's subject as the client id. */
+export const API_SOURCE = "tradeflow.api";
 export const venueSource = (venue: Venue) => `tradeflow.venue.${venue}` as const;
 
 export const DETAIL_TYPES = {
@@ -28,6 +30,8 @@ export const EVENT_ROUTES: readonly EventRoute[] = [
   { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderCancelRequested, kind: "ORDER_CANCEL" },
   { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderAmendRequested, kind: "ORDER_AMEND" },
   { source: ORDER_SOURCE, detailType: DETAIL_TYPES.orderCancelAllRequested, kind: "ORDER_CANCEL_ALL" },
+  { source: API_SOURCE, detailType: DETAIL_TYPES.orderSubmitted, kind: "ORDER_SUBMIT" },
+  { source: API_SOURCE, detailType: DETAIL_TYPES.orderCancelRequested, kind: "ORDER_CANCEL" },
   ...VENUES.map((venue) => ({
     source: venueSource(venue),
     detailType: DETAIL_TYPES.tradeReported,

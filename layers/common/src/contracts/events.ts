@@ -1,10 +1,11 @@
 // From whatever the workflow was started with to one normalized order, cancel or trade. Structure only:
 // the business rules that need configuration live in the validation module.
-import { EVENT_ROUTES, EventEnvelopeSchema, MAX_DETAIL_BYTES, routeOf } from "./envelope";
+import { API_SOURCE, EVENT_ROUTES, EventEnvelopeSchema, MAX_DETAIL_BYTES, routeOf } from "./envelope";
 import type { Violation } from "./errors";
 import { preview, utcMillis, violationsFrom } from "./fields";
 import {
   type AmendRequest,
+  ApiOrderSubmittedDetailSchema,
   type CancelAllRequest,
   type CancelRequest,
   type Order,
@@ -74,6 +75,13 @@ function detailProblem(detail: unknown): EventParse | undefined {
   return undefined;
 }
 
+/** The API's order as a tradeflow.orders detail, with the client id from the token. */
+function apiOrderDetail(detail: unknown): { ok: true; detail: unknown } | { ok: false; violations: Violation[] } {
+  const parsed = ApiOrderSubmittedDetailSchema.safeParse(detail);
+  if (!parsed.success) return { ok: false, violations: violationsFrom(parsed.error, detail, "detail") };
+  return { ok: true, detail: { ...parsed.data.order, clientId: parsed.data.clientId } };
+}
+
 /** Never throws for any input: a normalized event, or every structural violation found. */
 export function parseEvent(input: unknown): EventParse {
   if (!isObject(input)) return refuse("NOT_AN_EVENT", "", `expected an EventBridge event object, got ${kindOf(input)}`);
@@ -93,8 +101,13 @@ export function parseEvent(input: unknown): EventParse {
   const meta: EventMeta = { eventId: id, source, detailType, eventTime: utcMillis(time) };
   switch (route.kind) {
     case "ORDER_SUBMIT": {
-      const parsed = OrderSubmittedDetailSchema.safeParse(detail);
-      if (!parsed.success) return { ok: false, violations: violationsFrom(parsed.error, detail, "detail") };
+      const api = source === API_SOURCE ? apiOrderDetail(detail) : undefined;
+      if (api && !api.ok) return api;
+      const submitted = api ? api.detail : detail;
+      const parsed = OrderSubmittedDetailSchema.safeParse(submitted);
+      if (!parsed.success) {
+        return { ok: false, violations: violationsFrom(parsed.error, submitted, api ? "detail.order" : "detail") };
+      }
       return { ok: true, event: { ...meta, kind: "ORDER_SUBMIT", order: toOrder(parsed.data, meta.eventTime) } };
     }
     case "ORDER_CANCEL": {

@@ -46,6 +46,18 @@ export const OrderSubmittedDetailSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
+/**
+ * The trading API's order: {"order": <the request body>, "clientId": <the token's subject>}, as API Gateway's
+ * mapping writes it. The body may not name a client; the rest of the order is the tradeflow.orders contract.
+ */
+export const ApiOrderSubmittedDetailSchema = z.strictObject({
+  order: z.record(z.string(), z.unknown()).refine((order) => !("clientId" in order), {
+    path: ["clientId"],
+    message: "comes from the caller's token, never from the body",
+  }),
+  clientId: Identifier,
+});
+
 /** detail of "Order Cancel Requested". */
 export const OrderCancelRequestedDetailSchema = z.strictObject({
   clientId: Identifier,

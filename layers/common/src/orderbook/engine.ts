@@ -10,20 +10,35 @@ import {
   toUnits,
 } from "../decimal";
 import { type Instrument, type InstrumentRegistry, priceBand, type StpMode } from "../instruments";
-import { type BookFunction, bookKeys, commandKey, functionName, LIBRARY_CODE, orderIdKey } from "./scripts";
+import {
+  type BookFunction,
+  bookKeys,
+  candlesKey,
+  commandKey,
+  functionName,
+  LIBRARY_CODE,
+  orderIdKey,
+  positionsKey,
+  tradeKeys,
+} from "./scripts";
 import {
   type AmendCommand,
   type BookDepth,
   type BookLevel,
+  CANDLE_INTERVALS,
   type CancelAllCommand,
   type CancelCommand,
+  type Candle,
+  type CandleInterval,
   type CommandResult,
+  DAY_MS,
   type EngineCommand,
   EngineCommandSchema,
   type LimitCommand,
   type MarketCommand,
   MatcherUnavailableError,
   type OrderState,
+  type Position,
   type RejectReason,
   type SelfTradePrevention,
   type Side,
@@ -33,6 +48,8 @@ import {
 
 export { MAX_UNITS };
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** A UTC day's candles are kept this long after the last trade written to them. */
+export const DEFAULT_CANDLE_RETENTION_DAYS = 31;
 /** A mass cancel cancels at most this many orders per command (its result must fit a Step Functions state). */
 export const MAX_CANCEL_ALL = 100;
 
@@ -43,6 +60,8 @@ export interface MatchingEngineOptions {
   readonly instruments: InstrumentRegistry;
   /** How long processed command ids are remembered. */
   readonly idempotencyTtlSeconds?: number;
+  /** How long a UTC day's candles are kept after the last trade written to them. */
+  readonly candleRetentionDays?: number;
   /** The clock the scripts use for commands without a timestamp and for retention. */
   readonly now?: () => number;
 }
@@ -132,12 +151,14 @@ export class MatchingEngine {
   private readonly redis: Redis | Cluster;
   private readonly instruments: InstrumentRegistry;
   private readonly ttlSeconds: number;
+  private readonly candleTtlSeconds: number;
   private readonly now: () => number;
 
   constructor(options: MatchingEngineOptions) {
     this.redis = options.redis;
     this.instruments = options.instruments;
     this.ttlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
+    this.candleTtlSeconds = (options.candleRetentionDays ?? DEFAULT_CANDLE_RETENTION_DAYS) * 86_400;
     this.now = options.now ?? Date.now;
   }
 
@@ -200,15 +221,17 @@ export class MatchingEngine {
     if (!(await this.claim(command.orderId, command.symbol))) {
       return reject(identity(command), "DUPLICATE_ORDER_ID", "this order id is already used on another symbol");
     }
+    const clock = this.clock(command.timestamp);
     const reply = await guarded(() =>
-      call<ScriptReply>(this.redis, "submit", bookKeys(command.symbol, `r:${command.orderId}`), [
+      call<ScriptReply>(this.redis, "submit", tradeKeys(command.symbol, `r:${command.orderId}`, clock.at), [
         command.orderId,
         command.clientId,
         ...order,
-        ...this.clock(command.timestamp),
+        ...clock.args,
         fingerprint,
         String(instrument.priceBandBps),
         gridOf(instrument).notionalBound.toString(),
+        String(this.candleTtlSeconds),
       ]),
     );
     return decode(reply, command, instrument);
@@ -226,9 +249,14 @@ export class MatchingEngine {
     return owner === null || owner === symbol;
   }
 
-  /** The command's timestamp (or ""), the engine's clock and the retention TTL, as the scripts take them. */
-  private clock(timestamp: number | undefined): string[] {
-    return [timestamp === undefined ? "" : String(timestamp), String(this.now()), String(this.ttlSeconds)];
+  /**
+   * The command's timestamp (or ""), the engine's clock and the retention TTL, as the scripts take them; and the
+   * time its trades get, which names the day of their candles.
+   */
+  private clock(timestamp: number | undefined): { args: string[]; at: number } {
+    const now = this.now();
+    const args = [timestamp === undefined ? "" : String(timestamp), String(now), String(this.ttlSeconds)];
+    return { args, at: timestamp ?? now };
   }
 
   private async cancel(command: CancelCommand, instrument: Instrument) {
@@ -237,7 +265,7 @@ export class MatchingEngine {
         command.orderId,
         command.clientId,
         command.commandId,
-        ...this.clock(command.timestamp),
+        ...this.clock(command.timestamp).args,
       ]),
     );
     return decode(reply, command, instrument);
@@ -256,16 +284,18 @@ export class MatchingEngine {
       if (!quantity.ok) return reject(identity(command), quantity.reason, quantity.detail);
       lots = quantity.units.toString();
     }
+    const clock = this.clock(command.timestamp);
     const reply = await guarded(() =>
-      call<ScriptReply>(this.redis, "amend", bookKeys(command.symbol, `c:${command.commandId}`), [
+      call<ScriptReply>(this.redis, "amend", tradeKeys(command.symbol, `c:${command.commandId}`, clock.at), [
         command.orderId,
         command.clientId,
         command.commandId,
         ticks,
         lots,
-        ...this.clock(command.timestamp),
+        ...clock.args,
         String(instrument.priceBandBps),
         gridOf(instrument).notionalBound.toString(),
+        String(this.candleTtlSeconds),
       ]),
     );
     return decode(reply, command, instrument);
@@ -276,7 +306,7 @@ export class MatchingEngine {
       call<ScriptReply>(this.redis, "cancel_all", bookKeys(instrument.symbol, `c:${command.commandId}`), [
         command.clientId,
         command.commandId,
-        ...this.clock(command.timestamp),
+        ...this.clock(command.timestamp).args,
         String(max),
         massFingerprint(command),
       ]),
@@ -340,6 +370,46 @@ export class MatchingEngine {
     const instrument = this.requireInstrument(symbol);
     const rec = await guarded(() => call<ScriptReply>(this.redis, "lookup", bookKeys(symbol), [orderId]));
     return rec ? orderState(orderId, symbol, rec.split("|"), instrument) : null;
+  }
+
+  /**
+   * The client's position on every listed symbol where it holds one or has realised P&L: one HGET per symbol, in
+   * the registry's order.
+   */
+  async positions(clientId: string): Promise<Position[]> {
+    const instruments = [...this.instruments.values()];
+    const records = await guarded(() =>
+      Promise.all(instruments.map((i) => this.redis.hget(positionsKey(i.symbol), clientId))),
+    );
+    return instruments.flatMap((instrument, i) => {
+      const record = records[i];
+      return record ? positionOf(record, instrument) : [];
+    });
+  }
+
+  /**
+   * The symbol's candles of `interval` that start at or after `from` and before `to` (epoch ms), oldest first; only
+   * those with trades. One HMGET per UTC day of the range; a day past its retention has none.
+   */
+  async candles(symbol: string, interval: CandleInterval, from: number, to: number): Promise<Candle[]> {
+    const instrument = this.requireInstrument(symbol);
+    const length = CANDLE_INTERVALS[interval];
+    const days = new Map<number, number[]>();
+    for (let start = Math.ceil(from / length) * length; start < to; start += length) {
+      const day = Math.floor(start / DAY_MS);
+      const starts = days.get(day) ?? [];
+      if (starts.length === 0) days.set(day, starts);
+      starts.push(start);
+    }
+    const read = await guarded(() =>
+      Promise.all(
+        [...days].map(([day, starts]) =>
+          this.redis.hmget(candlesKey(symbol, day), ...starts.map((start) => `${interval}:${start}`)),
+        ),
+      ),
+    );
+    const starts = [...days.values()].flat();
+    return read.flat().flatMap((record, i) => (record ? [candleOf(starts[i] ?? 0, record, instrument)] : []));
   }
 
   private requireInstrument(symbol: string): Instrument {
@@ -507,8 +577,7 @@ function explain(
     return `the price is outside the band ${lower}..${upper}, ${limit} bps around the last trade price ${lastPrice}`;
   }
   if (reason === "NOTIONAL_TOO_LARGE") {
-    const { tick, lot } = gridOf(instrument);
-    const money = (tickLots: bigint) => formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
+    const money = (tickLots: bigint) => moneyOf(tickLots, instrument);
     const what =
       kind === "AMEND"
         ? `amended order's notional at its price ${lastPrice}`
@@ -516,6 +585,58 @@ function explain(
     return `the ${what} is ${money(last * amendedLots)}, above the maximum ${money(limit)}`;
   }
   return MESSAGES[reason] ?? null;
+}
+
+/** An amount in price ticks × lots as money (quote currency), exact. */
+function moneyOf(tickLots: bigint, instrument: Instrument): string {
+  const { tick, lot } = gridOf(instrument);
+  return formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
+}
+
+/**
+ * tickLots ÷ lots as a price, rounded half-even (to the nearest, a tie to the even digit) to the tick's decimals + 4.
+ */
+function pricePerLot(tickLots: bigint, lots: bigint, instrument: Instrument): string {
+  const { tick } = gridOf(instrument);
+  const scale = tick.scale + 4;
+  const numerator = tickLots * tick.digits * 10n ** 4n;
+  const quotient = numerator / lots;
+  const twice = (numerator % lots) * 2n;
+  const up = twice > lots || (twice === lots && quotient % 2n === 1n);
+  return formatScaled(up ? quotient + 1n : quotient, scale);
+}
+
+/** A positions record (scripts.ts), or nothing when the client is flat with no realised P&L. */
+function positionOf(record: string, instrument: Instrument): Position[] {
+  const [net = 0n, cost = 0n, gains = 0n, losses = 0n] = record.split("|").map(BigInt);
+  if (net === 0n && gains === losses) return [];
+  return [
+    {
+      symbol: instrument.symbol,
+      netQuantity: fromUnits(net, instrument.lotSize),
+      costBasis: moneyOf(cost, instrument),
+      averageCost: net === 0n ? null : pricePerLot(cost, net < 0n ? -net : net, instrument),
+      realisedPnl: moneyOf(gains - losses, instrument),
+    },
+  ];
+}
+
+/** A candle record (scripts.ts) of the interval starting at `start` (epoch ms). */
+function candleOf(start: number, record: string, instrument: Instrument): Candle {
+  const [open = "0", , , high = "0", low = "0", close = "0", , , volume = "0", notional = "0", trades = "0"] =
+    record.split("|");
+  const price = (ticks: string) => fromUnits(BigInt(ticks), instrument.tickSize);
+  return {
+    start: new Date(start).toISOString(),
+    open: price(open),
+    high: price(high),
+    low: price(low),
+    close: price(close),
+    volume: fromUnits(BigInt(volume), instrument.lotSize),
+    notional: moneyOf(BigInt(notional), instrument),
+    vwap: pricePerLot(BigInt(notional), BigInt(volume), instrument),
+    tradeCount: Number(trades),
+  };
 }
 
 function averagePrice(notionalTickLots: bigint, filledLots: bigint, instrument: Instrument): string | null {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CANDLE_INTERVALS, DAY_MS } from "./types";
 
 // The engine's Redis Functions library, in Lua: each engine command is one function call (FCALL), atomic like a
 // script, so concurrent clients never interleave inside a match. Every key of a symbol carries the hash tag
@@ -14,6 +15,15 @@ import { createHash } from "node:crypto";
 //   KEYS[6] gen1        terminal order is kept TTL..2*TTL.
 //   KEYS[7] result  string: the command's stored result (fingerprint "\n" result), EX TTL. tf:{S}:r:<orderId> for a
 //                   submit, tf:{S}:c:<commandId> for a cancel, amend or mass cancel.
+// A submit or an amend, the commands that trade, also get:
+//   KEYS[8] positions  hash: <clientId> the client's position net|cost|gains|losses (net signed lots; the open lots'
+//                   cost and the realised gains and losses, each a sum of price ticks * lots, digit strings);
+//                   "~" <clientId> its open lots, oldest first, "price:lots,price:lots" (FIFO; adjacent lots at one
+//                   price coalesce). No expiry: one pair of fields per client that traded the symbol.
+//   KEYS[9] candles hash of the UTC day of the command's time, tf:{S}:candles:<days since the epoch>, EX the candle
+//                   retention (renewed by every write): <interval>:<start ms> the candle
+//                   open|openTime|openSeq|high|low|close|closeTime|closeSeq|volume|notional|trades. Open and close
+//                   are the first and last trade by (time, trade sequence), whatever order commands arrive in.
 //
 // META: cseq|oseq|tseq|last|gen|gents|bestBid|bestAsk (command, order and trade sequences, last trade price, the
 //   current generation and when it started, the best prices; an empty field is "none").
@@ -39,6 +49,17 @@ export function bookKeys(symbol: string, result = "-"): string[] {
   return [...BOOK_KEY_NAMES.map((name) => commandKey(symbol, name)), commandKey(symbol, result)];
 }
 
+/** Every client's position on the symbol. */
+export const positionsKey = (symbol: string): string => commandKey(symbol, "positions");
+
+/** The symbol's candles of one UTC day (days since the epoch). */
+export const candlesKey = (symbol: string, day: number): string => commandKey(symbol, `candles:${day}`);
+
+/** The keys of a command that may trade at `at` (epoch ms): the book's, the result's, positions and candles. */
+export function tradeKeys(symbol: string, result: string, at: number): string[] {
+  return [...bookKeys(symbol, result), positionsKey(symbol), candlesKey(symbol, Math.floor(at / DAY_MS))];
+}
+
 /** The key that claims an order id for one symbol: order ids are unique across symbols. */
 export function orderIdKey(orderId: string): string {
   return `tf:oid:{${orderId}}`;
@@ -47,6 +68,9 @@ export function orderIdKey(orderId: string): string {
 const PRELUDE = `
 local INV = 1000000000000000
 local SIDES = { 'B', 'S' }
+local INTERVALS = { ${Object.entries(CANDLE_INTERVALS)
+  .map(([name, ms]) => `{ '${name}', ${ms} }`)
+  .join(", ")} }
 -- Set per call by reset(): the library's functions are defined once, when it loads.
 local KEYS, ARGV, BOOK, BIDS, ASKS, OWNERS, RESULT, S, M
 local function fmt(n) return string.format('%d', n) end
@@ -88,6 +112,17 @@ local function big_mul(a, b)
   while #r > 1 and r[#r] == 0 do r[#r] = nil end
   return r
 end
+-- a - b for a >= b.
+local function big_sub(a, b)
+  local r, borrow = {}, 0
+  for i = 1, #a do
+    local t = a[i] - (b[i] or 0) - borrow
+    borrow = t < 0 and 1 or 0
+    r[i] = t + borrow * BASE
+  end
+  while #r > 1 and r[#r] == 0 do r[#r] = nil end
+  return r
+end
 local function big_cmp(a, b)
   if #a ~= #b then return #a < #b and -1 or 1 end
   for i = #a, 1, -1 do
@@ -102,6 +137,22 @@ local function cmp_products(a, b, c, d)
   local x, y = tonumber(a) * tonumber(b), tonumber(c) * tonumber(d)
   if x < SAFE and y < SAFE then return x < y and -1 or (x > y and 1 or 0) end
   return big_cmp(big_mul(big(a), big(b)), big_mul(big(c), big(d)))
+end
+-- Sums kept as digit strings: acc + a * b, acc - a * b (never below zero), a + b (digit strings).
+local function add_product(acc, a, b)
+  local sum = tonumber(acc) + a * b
+  if sum < SAFE then return fmt(sum) end
+  return big_str(big_add(big(acc), big_mul(big(a), big(b))))
+end
+local function sub_product(acc, a, b)
+  local have = tonumber(acc)
+  if have < SAFE then return fmt(have - a * b) end
+  return big_str(big_sub(big(acc), big_mul(big(a), big(b))))
+end
+local function add_digits(a, b)
+  local sum = tonumber(a) + tonumber(b)
+  if sum < SAFE then return fmt(sum) end
+  return big_str(big_add(big(a), big(b)))
 end
 
 local function parse(rec)
@@ -118,9 +169,7 @@ end
 local function left_of(o) return o.qty - o.filled - o.cancelled end
 local function add_fill(o, price, lots, trade_seq, version)
   o.filled = o.filled + lots
-  local sum = tonumber(o.notional) + price * lots
-  if sum < SAFE then o.notional = fmt(sum)
-  else o.notional = big_str(big_add(big(o.notional), big_mul(big(price), big(lots)))) end
+  o.notional = add_product(o.notional, price, lots)
   o.lseq, o.version = trade_seq, version
 end
 local function other(side) return side == 'B' and 'S' or 'B' end
@@ -143,7 +192,7 @@ local function reset(keys, args)
   KEYS, ARGV = keys, args
   BOOK, BIDS, ASKS, OWNERS, RESULT = keys[1], keys[2], keys[3], keys[4], keys[7]
   S = { raw = {}, rec = {}, live = {}, lv = {}, lv0 = {}, changed = {}, gone = {}, zadd = { B = {}, S = {} },
-        zrem = { B = {}, S = {} }, touched = {}, lines = {} }
+        zrem = { B = {}, S = {} }, touched = {}, lines = {}, fills = {} }
 end
 local function fetch(fields)
   local want = {}
@@ -285,6 +334,7 @@ local function apply(o, steps, version)
       add_fill(o, s.price, s.fill, M.tseq, version)
       M.last = fmt(s.price)
       S.lines[#S.lines + 1] = string.format('T|%d|%d|%d|%s|%d', M.tseq, s.price, s.fill, s.id, left_of(maker))
+      S.fills[#S.fills + 1] = { seq = M.tseq, price = s.price, lots = s.fill, maker = maker.client }
     else
       o.cancelled = o.cancelled + s.mine
       maker.cancelled = maker.cancelled + s.theirs
@@ -301,6 +351,107 @@ local function apply(o, steps, version)
       touch(s.id)
     end
   end
+end
+-- A client's position after one fill of 'lots' at 'price' on 'side': FIFO, the fill first closes open lots of the
+-- other side, oldest first, realising (price - open price) * lots on a long and the opposite on a short; what is
+-- left opens a lot, merged into the newest when at the same price. Only the lots it closes are parsed.
+local function fill_position(p, side, price, lots)
+  local sign = side == 'B' and 1 or -1
+  if p.net * sign < 0 then
+    local q, at, head = p.lots, 1, ''
+    while lots > 0 and at <= #q do
+      local _, e, lp, ll = string.find(q, '^(%d+):(%d+),?', at)
+      lp, ll, at = tonumber(lp), tonumber(ll), e + 1
+      local n = math.min(ll, lots)
+      local gain = (price - lp) * -sign
+      if gain > 0 then p.gains = add_product(p.gains, gain, n)
+      elseif gain < 0 then p.losses = add_product(p.losses, -gain, n) end
+      p.cost = sub_product(p.cost, lp, n)
+      p.net, lots = p.net + sign * n, lots - n
+      if n < ll then head = fmt(lp) .. ':' .. fmt(ll - n) .. (at <= #q and ',' or '') end
+    end
+    p.lots = head .. string.sub(q, at)
+    if lots == 0 then return end
+  end
+  p.cost = add_product(p.cost, price, lots)
+  p.net = p.net + sign * lots
+  local q = p.lots
+  if q == '' then p.lots = fmt(price) .. ':' .. fmt(lots); return end
+  -- The newest lot is the last entry, after the last comma: an entry has at most 32 characters, so only the last
+  -- 33 are searched (a plain find; a pattern anchored at the end would try every position).
+  local comma, at = 0, string.find(q, ',', math.max(1, #q - 33), true)
+  while at do comma, at = at, string.find(q, ',', at + 1, true) end
+  local lp, ll = string.match(q, '^(%d+):(%d+)$', comma + 1)
+  if tonumber(lp) == price then p.lots = string.sub(q, 1, comma) .. lp .. ':' .. fmt(tonumber(ll) + lots)
+  else p.lots = q .. ',' .. fmt(price) .. ':' .. fmt(lots) end
+end
+-- The command's trades (all at its time ts) in the candle of each interval: one read and one write of the day's
+-- hash. Open and close go to the earliest and latest trade by (time, trade sequence).
+local function add_candles(ts, ttl)
+  local fills = S.fills
+  local first, last = fills[1], fills[#fills]
+  local high, low, volume, notional = first.price, first.price, 0, '0'
+  for _, f in ipairs(fills) do
+    high, low = math.max(high, f.price), math.min(low, f.price)
+    volume, notional = volume + f.lots, add_product(notional, f.price, f.lots)
+  end
+  local fields, set = {}, {}
+  for i, interval in ipairs(INTERVALS) do fields[i] = interval[1] .. ':' .. fmt(ts - math.fmod(ts, interval[2])) end
+  local got = redis.call('HMGET', KEYS[9], unpack(fields))
+  for i, field in ipairs(fields) do
+    -- open, its time and sequence, high, low, close, its time and sequence, volume, notional, trades
+    local o, ot, oq, h, l, c, ct, cq, v, n, k = first.price, ts, first.seq, high, low, last.price, ts, last.seq,
+      volume, notional, #fills
+    if got[i] then
+      local po, pot, poq, ph, pl, pc, pct, pcq, pv, pn, pk = string.match(got[i],
+        '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
+      pot, poq, pct, pcq = tonumber(pot), tonumber(poq), tonumber(pct), tonumber(pcq)
+      if pot < ts or (pot == ts and poq < oq) then o, ot, oq = tonumber(po), pot, poq end
+      if pct > ts or (pct == ts and pcq > cq) then c, ct, cq = tonumber(pc), pct, pcq end
+      h, l = math.max(h, tonumber(ph)), math.min(l, tonumber(pl))
+      v, n, k = v + tonumber(pv), add_digits(n, pn), k + tonumber(pk)
+    end
+    set[#set + 1] = field
+    set[#set + 1] = string.format('%d|%d|%d|%d|%d|%d|%d|%d|%d|%s|%d', o, ot, oq, h, l, c, ct, cq, v, n, k)
+  end
+  redis.call('HSET', KEYS[9], unpack(set))
+  redis.call('EXPIRE', KEYS[9], ttl)
+end
+-- Both sides of every trade of the command go to their clients' positions, in trade sequence, the maker's first
+-- (a self-trade, which only prevention mode NONE lets through, is a sell and a buy of one client); then the
+-- candles. Nothing to do without a trade.
+local function settle(o, ts, candle_ttl)
+  local fills = S.fills
+  if #fills == 0 then return end
+  local fields, pos = {}, {}
+  for i = 0, #fills do
+    local client = i == 0 and o.client or fills[i].maker
+    if not pos[client] then
+      pos[client] = true
+      fields[#fields + 1] = client
+      fields[#fields + 1] = '~' .. client
+    end
+  end
+  local got = redis.call('HMGET', KEYS[8], unpack(fields))
+  for i = 1, #fields, 2 do
+    local net, cost, gains, losses = string.match(got[i] or '0|0|0|0', '^(-?%d+)|(%d+)|(%d+)|(%d+)$')
+    pos[fields[i]] = { net = tonumber(net), cost = cost, gains = gains, losses = losses, lots = got[i + 1] or '' }
+  end
+  local maker_side = other(o.side)
+  for _, f in ipairs(fills) do
+    fill_position(pos[f.maker], maker_side, f.price, f.lots)
+    fill_position(pos[o.client], o.side, f.price, f.lots)
+  end
+  local set = {}
+  for i = 1, #fields, 2 do
+    local p = pos[fields[i]]
+    set[#set + 1] = fields[i]
+    set[#set + 1] = string.format('%d|%s|%s|%s', p.net, p.cost, p.gains, p.losses)
+    set[#set + 1] = fields[i + 1]
+    set[#set + 1] = p.lots
+  end
+  redis.call('HSET', KEYS[8], unpack(set))
+  add_candles(ts, candle_ttl)
 end
 -- A price band check against the engine's own last trade price, so a redelivered command is decided the same.
 local function outside_band(price, band_bps)
@@ -391,7 +542,7 @@ end
 
 /** ARGV: orderId, clientId, side B|S, type L|M, price ticks (0 for market), qty lots, tif G|I|F, postOnly 1|0,
  *  self-trade prevention N|W|O|B|D, timestamp ms or "", now ms, ttl seconds, fingerprint, price band bps,
- *  max market notional in tick*lot units. */
+ *  max market notional in tick*lot units, candle retention seconds. */
 const SUBMIT = `
 local id, client, side, otype = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local price, qty, tif = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
@@ -426,6 +577,7 @@ if tif == 'F' then
   if fills < qty then return refuse('FOK_NOT_FILLABLE') end
 end
 apply(o, steps, version)
+settle(o, ts, tonumber(ARGV[16]))
 if left_of(o) > 0 and otype == 'L' and tif == 'G' then rest(id, o) else o.cancelled = o.qty - o.filled end
 finish_order(id, o)
 return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
@@ -450,9 +602,9 @@ return flush(id, o, head(nil, version, o, ts), fingerprint, ttl)
 `;
 
 /** ARGV: orderId, clientId, commandId, new price ticks or "", new total qty lots or "", timestamp ms or "", now ms,
- *  ttl seconds, price band bps, max notional in tick*lot units. Reducing the quantity at the same price keeps the
- *  order's time priority; any other change takes it off the book and enters it again as a new arrival, which may
- *  trade. */
+ *  ttl seconds, price band bps, max notional in tick*lot units, candle retention seconds. Reducing the quantity at
+ *  the same price keeps the order's time priority; any other change takes it off the book and enters it again as a
+ *  new arrival, which may trade. */
 const AMEND = `
 local id, client = ARGV[1], ARGV[2]
 local now, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -484,7 +636,10 @@ if price == o.price and qty <= o.qty then
 else
   unrest(id, o)
   o.price, o.qty = price, qty
-  if crossing then apply(o, walk(o, left_of(o)), version) end
+  if crossing then
+    apply(o, walk(o, left_of(o)), version)
+    settle(o, ts, tonumber(ARGV[11]))
+  end
   if left_of(o) > 0 then rest(id, o) end
 end
 o.version = version

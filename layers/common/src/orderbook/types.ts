@@ -147,6 +147,43 @@ export interface TopOfBook {
   readonly lastTradePrice: string | null;
 }
 
+/** Candle intervals and their length in milliseconds; a UTC day holds a whole number of each. */
+export const CANDLE_INTERVALS = { "1m": 60_000, "5m": 300_000, "1h": 3_600_000 } as const;
+export type CandleInterval = keyof typeof CANDLE_INTERVALS;
+export const DAY_MS = 86_400_000;
+
+/**
+ * A client's position on one symbol, from every trade the engine made for it, FIFO. Money (cost basis, realised
+ * P&L) is in the quote currency, exact: price × quantity.
+ */
+export interface Position {
+  readonly symbol: string;
+  /** Signed: negative when short. */
+  readonly netQuantity: string;
+  /** Σ price × quantity over the open lots, exact. */
+  readonly costBasis: string;
+  /** costBasis ÷ |netQuantity|, rounded half-even to the tick's decimals + 4; null when flat. */
+  readonly averageCost: string | null;
+  /** Signed: gains minus losses of every closed lot, exact. */
+  readonly realisedPnl: string;
+}
+
+/** The trades of one interval on one symbol: first and last by (trade time, trade sequence). */
+export interface Candle {
+  /** The interval's start, ISO 8601 UTC. */
+  readonly start: string;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly close: string;
+  readonly volume: string;
+  /** Σ price × quantity, exact. */
+  readonly notional: string;
+  /** notional ÷ volume, rounded half-even to the tick's decimals + 4. */
+  readonly vwap: string;
+  readonly tradeCount: number;
+}
+
 /** Redis could not be reached or did not answer in time. The state machine retries it by this name. */
 export class MatcherUnavailableError extends Error {
   override readonly name = "MatcherUnavailableError";

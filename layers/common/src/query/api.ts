@@ -4,7 +4,7 @@ import * as z from "zod";
 import { Identifier, InstrumentSymbol, ORDER_STATUSES, utcMillis } from "../contracts";
 import { IsoOffsetTimestamp } from "../contracts/fields";
 import type { InstrumentRegistry } from "../instruments";
-import { MatchingEngine } from "../orderbook";
+import { CANDLE_INTERVALS, type CandleInterval, MatchingEngine } from "../orderbook";
 import type { RedisConnection } from "../redis";
 import { cursorScope } from "./cursor";
 import { ApiProblem, type HttpResponse, jsonResponse } from "./problem";
@@ -81,6 +81,30 @@ async function listing(deps: QueryDeps, symbol: string): Promise<InstrumentRegis
   return registry;
 }
 
+/** The engine's reads (depth, positions, candles) over these instruments. */
+const engineOf = async (deps: QueryDeps, instruments: InstrumentRegistry) =>
+  new MatchingEngine({ redis: await deps.redis(), instruments });
+
+/** At most this many intervals per candles request; without from and to, the last DEFAULT_CANDLES. */
+const MAX_CANDLES = 1000;
+const DEFAULT_CANDLES = 60;
+
+/** The candles' range in epoch ms: candles starting at or after `from` and before `to`. */
+function candleRange(interval: CandleInterval, from: string | undefined, to: string | undefined) {
+  const length = CANDLE_INTERVALS[interval];
+  const end = to === undefined ? Date.now() : Date.parse(to);
+  const start = from === undefined ? end - DEFAULT_CANDLES * length : Date.parse(from);
+  if (start > end) throw new ApiProblem("INVALID_REQUEST", "to: must not be before from");
+  const intervals = Math.ceil(end / length) - Math.ceil(start / length);
+  if (intervals > MAX_CANDLES) {
+    throw new ApiProblem(
+      "INVALID_REQUEST",
+      `to: the range holds ${intervals} intervals of ${interval}, over ${MAX_CANDLES}`,
+    );
+  }
+  return { start, end };
+}
+
 const EARLIEST = "0000-01-01T00:00:00.000Z";
 const LATEST = "9999-12-31T23:59:59.999Z";
 
@@ -98,8 +122,7 @@ const ROUTES: Record<string, ReturnType<typeof route>> = {
   ),
   "GET /instruments": route(none, none, async (c) => ({ items: [...(await c.deps.instruments()).values()] })),
   "GET /books/{symbol}": route(ofSymbol, z.object({ depth: count(100, 20) }), async (c, p, q) => {
-    const instruments = await listing(c.deps, p.symbol);
-    const engine = new MatchingEngine({ redis: await c.deps.redis(), instruments });
+    const engine = await engineOf(c.deps, await listing(c.deps, p.symbol));
     const { bids, asks } = await engine.depth(p.symbol, q.depth);
     return { symbol: p.symbol, bids, asks };
   }),
@@ -109,6 +132,20 @@ const ROUTES: Record<string, ReturnType<typeof route>> = {
     await listing(c.deps, p.symbol);
     return listTrades(c.deps, p.symbol, range, pageRequest(c, q));
   }),
+  "GET /positions": route(none, none, async (c) => {
+    const engine = await engineOf(c.deps, await c.deps.instruments());
+    return { items: await engine.positions(c.clientId) };
+  }),
+  "GET /candles/{symbol}": route(
+    ofSymbol,
+    z.object({ interval: z.enum(Object.keys(CANDLE_INTERVALS) as CandleInterval[]), from: instant, to: instant }),
+    async (c, p, q) => {
+      const { start, end } = candleRange(q.interval, q.from, q.to);
+      const engine = await engineOf(c.deps, await listing(c.deps, p.symbol));
+      const items = await engine.candles(p.symbol, q.interval, start, end);
+      return { symbol: p.symbol, interval: q.interval, from: utcMillis(start), to: utcMillis(end), items };
+    },
+  ),
 };
 
 export const ROUTE_KEYS = Object.keys(ROUTES);
