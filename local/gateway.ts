@@ -10,6 +10,7 @@ import { z } from "zod";
 import { eventBridgeApi, servesEventBridge } from "./events/api";
 import { EventBridgeError, type LocalEventBus } from "./events/bus";
 import { API_BODY_MAX_BYTES, PASSTHROUGH_BODY_MAX_BYTES } from "./limits";
+import { closeNow, listenOnLoopback } from "./servers";
 import { type MessageMoveTasks, SqsError } from "./sqs/move-tasks";
 import { StepFunctionsApi } from "./stepfunctions/api";
 import { type LocalStateMachine, StepFunctionsError } from "./stepfunctions/workflow";
@@ -81,13 +82,7 @@ export class Gateway {
   }
 
   listen(port = 0): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", () => {
-        const address = this.server.address();
-        resolve(typeof address === "object" && address ? address.port : port);
-      });
-    });
+    return listenOnLoopback(this.server, port);
   }
 
   /** The gateway listens first (the functions need its URL); its backends arrive once they exist. */
@@ -96,8 +91,7 @@ export class Gateway {
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeNow(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,8 +1,25 @@
+/** An in-process server (the gateway, the HTTP API, the issuer) on loopback: its port (`port`, or a free one). */
+export function listenOnLoopback(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}
+
+/** Stops it at once: open keep-alive connections are closed, not waited for. */
+export function closeNow(server: Server & { closeAllConnections(): void }): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
 // Real local servers on free loopback ports: redis-server, DynamoDB Local and moto.
 // The test harness and the local runtime both start them through this module.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { createServer, type Server, Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { LocalEventBus } from "../events/bus";
 import { BodyTooLarge, readBody } from "../gateway";
 import { type FunctionHost, LambdaFunctionError } from "../lambda/host";
+import { closeNow, listenOnLoopback } from "../servers";
 import { JwtAuthorizer } from "./authorizer";
 import type { ApiRoute, CorsConfiguration, HttpApiDefinition } from "./definition";
 import { type JwtContext, proxyAnswer, proxyEvent } from "./lambda-proxy";
@@ -120,19 +121,12 @@ export class LocalHttpApi {
   }
 
   /** The API's base URL. */
-  listen(port = 0): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", () => {
-        const address = this.server.address();
-        resolve(`http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`);
-      });
-    });
+  async listen(port = 0): Promise<string> {
+    return `http://127.0.0.1:${await listenOnLoopback(this.server, port)}`;
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+    await closeNow(this.server);
     await new Promise((resolve) => (this.accessLog ? this.accessLog.end(resolve) : resolve(undefined)));
   }
 

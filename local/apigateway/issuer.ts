@@ -5,6 +5,7 @@
 import { generateKeyPairSync, type JsonWebKey, randomUUID, sign } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { BodyTooLarge, readBody } from "../gateway";
+import { closeNow, listenOnLoopback } from "../servers";
 
 export const TOKEN_LIFETIME_SECONDS = 3600;
 const TOKEN_REQUEST_MAX_BYTES = 64 * 1024;
@@ -50,12 +51,7 @@ export class LocalIssuer {
 
   /** Listens first: the template's parameters take the issuer's URL before the API it issues for exists. */
   async listen(port = 0): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", resolve);
-    });
-    const address = this.server.address();
-    this.origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
+    this.origin = `http://127.0.0.1:${await listenOnLoopback(this.server, port)}`;
     return this.origin;
   }
 
@@ -85,8 +81,7 @@ export class LocalIssuer {
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeNow(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

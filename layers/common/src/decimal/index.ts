@@ -68,13 +68,22 @@ export function multiply(a: string, b: string): string {
   return formatScaled(x.digits * y.digits, x.scale + y.scale);
 }
 
-/** a / b rounded half-up to `scale` decimals; both given as scaled integers. */
-export function divideRounded(numerator: bigint, denominator: bigint, scale: number): string {
+/**
+ * a / b (non-negative, given as scaled integers) rounded to `scale` decimals: to the nearest, a tie up (HALF_UP) or
+ * to the even last digit (HALF_EVEN).
+ */
+export function divideRounded(
+  numerator: bigint,
+  denominator: bigint,
+  scale: number,
+  rounding: "HALF_UP" | "HALF_EVEN" = "HALF_UP",
+): string {
   if (denominator === 0n) throw new Error("division by zero");
   const scaled = numerator * 10n ** BigInt(scale);
   const q = scaled / denominator;
-  const r = scaled % denominator;
-  return formatScaled(r * 2n >= denominator ? q + 1n : q, scale);
+  const twice = (scaled % denominator) * 2n;
+  const up = twice > denominator || (twice === denominator && (rounding === "HALF_UP" || q % 2n === 1n));
+  return formatScaled(up ? q + 1n : q, scale);
 }
 
 /** Compares two decimal strings exactly: -1, 0 or 1. */

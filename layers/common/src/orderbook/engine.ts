@@ -593,19 +593,6 @@ function moneyOf(tickLots: bigint, instrument: Instrument): string {
   return formatScaled(tickLots * tick.digits * lot.digits, tick.scale + lot.scale);
 }
 
-/**
- * tickLots ÷ lots as a price, rounded half-even (to the nearest, a tie to the even digit) to the tick's decimals + 4.
- */
-function pricePerLot(tickLots: bigint, lots: bigint, instrument: Instrument): string {
-  const { tick } = gridOf(instrument);
-  const scale = tick.scale + 4;
-  const numerator = tickLots * tick.digits * 10n ** 4n;
-  const quotient = numerator / lots;
-  const twice = (numerator % lots) * 2n;
-  const up = twice > lots || (twice === lots && quotient % 2n === 1n);
-  return formatScaled(up ? quotient + 1n : quotient, scale);
-}
-
 /** A positions record (scripts.ts), or nothing when the client is flat with no realised P&L. */
 function positionOf(record: string, instrument: Instrument): Position[] {
   const [net = 0n, cost = 0n, gains = 0n, losses = 0n] = record.split("|").map(BigInt);
@@ -615,7 +602,7 @@ function positionOf(record: string, instrument: Instrument): Position[] {
       symbol: instrument.symbol,
       netQuantity: fromUnits(net, instrument.lotSize),
       costBasis: moneyOf(cost, instrument),
-      averageCost: net === 0n ? null : pricePerLot(cost, net < 0n ? -net : net, instrument),
+      averageCost: averagePrice(cost, net < 0n ? -net : net, instrument, "HALF_EVEN"),
       realisedPnl: moneyOf(gains - losses, instrument),
     },
   ];
@@ -634,15 +621,24 @@ function candleOf(start: number, record: string, instrument: Instrument): Candle
     close: price(close),
     volume: fromUnits(BigInt(volume), instrument.lotSize),
     notional: moneyOf(BigInt(notional), instrument),
-    vwap: pricePerLot(BigInt(notional), BigInt(volume), instrument),
+    vwap: averagePrice(BigInt(notional), BigInt(volume), instrument, "HALF_EVEN") ?? "0",
     tradeCount: Number(trades),
   };
 }
 
-function averagePrice(notionalTickLots: bigint, filledLots: bigint, instrument: Instrument): string | null {
-  if (filledLots === 0n) return null;
+/**
+ * Ticks × lots over lots as a price to the tick's decimals + 4: an order's average fill price (half-up), a position's
+ * average cost and a candle's VWAP (half-even); null over no lots.
+ */
+function averagePrice(
+  tickLots: bigint,
+  lots: bigint,
+  instrument: Instrument,
+  rounding: "HALF_UP" | "HALF_EVEN" = "HALF_UP",
+): string | null {
+  if (lots === 0n) return null;
   const { tick } = gridOf(instrument);
-  return divideRounded(notionalTickLots * tick.digits, filledLots * 10n ** BigInt(tick.scale), tick.scale + 4);
+  return divideRounded(tickLots * tick.digits, lots * 10n ** BigInt(tick.scale), tick.scale + 4, rounding);
 }
 
 /** An order record's fields (see scripts.ts) as the OrderState the engine reports. */
